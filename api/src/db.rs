@@ -1,0 +1,141 @@
+//! Connecting to the database, counting its statements and applying migrations.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::config::Config;
+
+/// How many SQL statements the connection has executed, counted by SeaORM's metric callback: once
+/// per statement, inside transactions too. Tests read it to assert exact statement counts.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Statements executed so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn increment(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Opens the pool described by `config` and counts every statement it runs.
+///
+/// # Errors
+/// When the database cannot be reached within the connect timeout.
+pub async fn connect(config: &Config) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
+    let mut options = ConnectOptions::new(&config.database_url);
+    options
+        .max_connections(config.db_max_connections.max(1))
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if config.database_url.contains(":memory:") || config.database_url.contains("mode=memory") {
+        // Every connection to an in-memory SQLite database would see its own empty database.
+        options.max_connections(1);
+    }
+    let mut db = Database::connect(options).await?;
+    let counter = StatementCounter::default();
+    let callback_counter = counter.clone();
+    db.set_metric_callback(move |_| callback_counter.increment());
+    Ok((db, counter))
+}
+
+/// Applies every pending migration.
+///
+/// # Errors
+/// When a migration fails; the database is left at the last migration that succeeded.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Connects as [`connect`] does and, unless `--no-migrate`, applies pending migrations; errors
+/// are one line that names the database without its password.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails.
+pub async fn connect_and_migrate(
+    config: &Config,
+) -> Result<(DatabaseConnection, StatementCounter), String> {
+    let target = redacted(&config.database_url);
+    let (db, statements) = connect(config).await.map_err(|err| {
+        format!(
+            "cannot connect to the database at {target}: {}",
+            redact_in(&err.to_string(), &config.database_url)
+        )
+    })?;
+    if !config.no_migrate {
+        migrate(&db)
+            .await
+            .map_err(|err| format!("migrating {target} failed: {err}"))?;
+    }
+    Ok((db, statements))
+}
+
+/// `url` with its password, if any, replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, p)| (a, Some(p)));
+    let authority = match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    match path {
+        Some(path) => format!("{scheme}://{authority}/{path}"),
+        None => format!("{scheme}://{authority}"),
+    }
+}
+
+/// `text` with the password of `url`, if any, replaced by `***`.
+fn redact_in(text: &str, url: &str) -> String {
+    let password = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .and_then(|(credentials, _)| credentials.split_once(':'))
+        .map(|(_, password)| password)
+        .filter(|password| !password.is_empty());
+    match password {
+        Some(password) => text.replace(password, "***"),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn a_database_url_is_shown_without_its_password() {
+        assert_eq!(
+            redacted("postgres://app:s3cret@db.internal:5432/books"),
+            "postgres://app:***@db.internal:5432/books"
+        );
+        assert_eq!(
+            redacted("postgres://app@db/books"),
+            "postgres://app@db/books"
+        );
+        assert_eq!(
+            redacted("sqlite://authors.db?mode=rwc"),
+            "sqlite://authors.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! The `Author` type and the author queries.
+
+use async_graphql::{Context, ID, Object};
+use entity::author;
+
+use super::{
+    ContextExt,
+    book::Book,
+    connection::{Connection, Node, TotalCount},
+    inputs::{
+        AuthorFilter, AuthorOrder, BookFilter, BookOrder, DEFAULT_PAGE_SIZE, PageArgs,
+        author_ordering, book_ordering, list_complexity, page_size, parse_id,
+    },
+    loaders::BooksArgs,
+};
+use crate::{
+    error::ApiResult,
+    store::{self, Window},
+};
+
+/// A person who wrote books.
+#[derive(Clone)]
+pub struct Author(pub author::Model);
+
+impl Node for Author {
+    const NAME: &'static str = "Author";
+}
+
+/// A person who wrote books.
+#[Object]
+impl Author {
+    /// The author's unique ID.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The author's name, 1 to 100 characters.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The author's books, a page at a time; all authors of a list share one SQL statement.
+    #[graphql(complexity = "list_complexity(first, None, child_complexity)")]
+    async fn books(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many books to return, 0 to the page-size limit; 20 by default.")]
+        first: Option<i32>,
+        #[graphql(desc = "Return the books after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Only books matching this filter.")] filter: Option<BookFilter>,
+        #[graphql(desc = "Sort keys, most significant first; ties are broken by ID.")]
+        order_by: Option<Vec<BookOrder>>,
+    ) -> ApiResult<Connection<Book>> {
+        let ordering = book_ordering(order_by);
+        let first = match first {
+            Some(first) => page_size("first", first, ctx.max_page_size())?,
+            None => DEFAULT_PAGE_SIZE,
+        };
+        let after = after
+            .map(|text| ordering.parse_cursor("after", &text))
+            .transpose()?;
+        let args = BooksArgs {
+            first,
+            after: after.clone(),
+            filter: filter.into(),
+            ordering: ordering.clone(),
+        };
+        let total_count = TotalCount::BooksOfAuthor(self.0.id, args.filter.clone());
+        let page = ctx
+            .loaders()?
+            .books
+            .load_one((self.0.id, args))
+            .await?
+            .unwrap_or_default();
+        let window = Window {
+            after,
+            before: None,
+            limit: first,
+            from_end: false,
+        };
+        Ok(Connection::new(page, &window, &ordering, total_count, Book))
+    }
+
+    /// How many books of this author match the filter (all of them without one).
+    async fn book_count(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only count books matching this filter.")] filter: Option<BookFilter>,
+    ) -> ApiResult<u64> {
+        let key = (self.0.id, filter.into());
+        Ok(ctx.loaders()?.book_counts.load_one(key).await?.unwrap_or(0))
+    }
+}
+
+/// Queries that start from authors.
+#[derive(Default)]
+pub struct AuthorQuery;
+
+#[Object]
+impl AuthorQuery {
+    /// The author with this ID, or null when there is none.
+    async fn author(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Author>> {
+        let id = parse_id("id", &id)?;
+        Ok(store::author::find(ctx.db()?, id).await?.map(Author))
+    }
+
+    /// Authors, a page at a time (Relay cursor connection); ordered by ID unless `orderBy` says
+    /// otherwise.
+    #[graphql(complexity = "list_complexity(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn authors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first N authors (0 to the page-size limit; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Return the authors after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last N authors (0 to the page-size limit).")] last: Option<
+            i32,
+        >,
+        #[graphql(desc = "Return the authors before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only authors matching this filter.")] filter: Option<AuthorFilter>,
+        #[graphql(desc = "Sort keys, most significant first; ties are broken by ID.")]
+        order_by: Option<Vec<AuthorOrder>>,
+    ) -> ApiResult<Connection<Author>> {
+        let ordering = author_ordering(order_by);
+        let page_args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let window = page_args.window(&ordering, ctx.max_page_size())?;
+        let filter = AuthorFilter::parse(filter)?;
+        let page = store::author::page(ctx.db()?, &filter, &ordering, &window).await?;
+        Ok(Connection::new(
+            page,
+            &window,
+            &ordering,
+            TotalCount::Authors(filter),
+            Author,
+        ))
+    }
+}

@@ -1,0 +1,109 @@
+//! The `Book` type and the book queries.
+
+use async_graphql::{Context, ID, Object};
+use entity::book;
+
+use super::{
+    ContextExt,
+    author::Author,
+    connection::{Connection, Node, TotalCount},
+    inputs::{BookFilter, BookOrder, PageArgs, book_ordering, list_complexity, parse_id},
+};
+use crate::{
+    error::{ApiError, ApiResult},
+    store,
+};
+
+/// A book, written by one author.
+#[derive(Clone)]
+pub struct Book(pub book::Model);
+
+impl Node for Book {
+    const NAME: &'static str = "Book";
+}
+
+/// A book, written by one author.
+#[Object]
+impl Book {
+    /// The book's unique ID.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The book's title, 1 to 200 characters.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    /// The year the book was published (negative for BCE), or null when unknown.
+    async fn published_year(&self) -> Option<i32> {
+        self.0.published_year
+    }
+
+    /// The ID of the book's author.
+    async fn author_id(&self) -> ID {
+        ID(self.0.author_id.to_string())
+    }
+
+    /// The book's author; all books of a list share one SQL statement.
+    async fn author(&self, ctx: &Context<'_>) -> ApiResult<Author> {
+        ctx.loaders()?
+            .authors
+            .load_one(self.0.author_id)
+            .await?
+            .map(Author)
+            // The foreign key makes this unreachable unless the author was deleted mid-request.
+            .ok_or(ApiError::NotFound {
+                entity: "author",
+                id: self.0.author_id,
+            })
+    }
+}
+
+/// Queries that start from books.
+#[derive(Default)]
+pub struct BookQuery;
+
+#[Object]
+impl BookQuery {
+    /// The book with this ID, or null when there is none.
+    async fn book(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Book>> {
+        let id = parse_id("id", &id)?;
+        Ok(store::book::find(ctx.db()?, id).await?.map(Book))
+    }
+
+    /// Books of all authors, a page at a time (Relay cursor connection); ordered by ID unless
+    /// `orderBy` says otherwise.
+    #[graphql(complexity = "list_complexity(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn books(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Return the first N books (0 to the page-size limit; 20 by default).")]
+        first: Option<i32>,
+        #[graphql(desc = "Return the books after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Return the last N books (0 to the page-size limit).")] last: Option<i32>,
+        #[graphql(desc = "Return the books before this cursor.")] before: Option<String>,
+        #[graphql(desc = "Only books matching this filter.")] filter: Option<BookFilter>,
+        #[graphql(desc = "Sort keys, most significant first; ties are broken by ID.")]
+        order_by: Option<Vec<BookOrder>>,
+    ) -> ApiResult<Connection<Book>> {
+        let ordering = book_ordering(order_by);
+        let page_args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let window = page_args.window(&ordering, ctx.max_page_size())?;
+        let filter = store::book::BookFilter::from(filter);
+        let page = store::book::page(ctx.db()?, &filter, &ordering, &window).await?;
+        Ok(Connection::new(
+            page,
+            &window,
+            &ordering,
+            TotalCount::Books(filter),
+            Book,
+        ))
+    }
+}

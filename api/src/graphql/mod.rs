@@ -1,0 +1,97 @@
+//! The GraphQL schema: types wrap entities, resolvers parse arguments, call `store` or a loader,
+//! and wrap the result.
+
+mod author;
+mod batching;
+mod book;
+mod connection;
+mod inputs;
+mod limits;
+mod loaders;
+
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, MergedObject, Request, Response, Schema,
+    SchemaBuilder,
+};
+use sea_orm::DatabaseConnection;
+
+pub use self::inputs::{MAX_PAGE_SIZE_LIMIT, MaxPageSize};
+use self::{batching::Standstill, limits::QueryLimitCodes, loaders::Loaders};
+use crate::error::{ApiError, ApiResult};
+
+/// Every query of the API.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(author::AuthorQuery, book::BookQuery);
+
+/// The service's schema type.
+pub type ApiSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// The schema without data or limits: enough to print the SDL, with no database.
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
+    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+}
+
+/// Limits the schema enforces before any SQL runs (`API.md` § Limits).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest `first`/`last`.
+    pub max_page_size: u32,
+    /// Deepest query.
+    pub max_depth: usize,
+    /// Highest complexity.
+    pub max_complexity: usize,
+}
+
+/// The schema that serves requests, over `db`.
+pub fn build_schema(db: DatabaseConnection, limits: Limits) -> ApiSchema {
+    schema_builder()
+        .data(db)
+        .data(MaxPageSize(limits.max_page_size))
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(QueryLimitCodes)
+        .finish()
+}
+
+/// Executes one request with fresh per-request loaders whose batches are deterministic.
+pub async fn execute(schema: &ApiSchema, db: &DatabaseConnection, request: Request) -> Response {
+    let standstill = Standstill::new();
+    let request = request.data(Loaders::new(db, &standstill));
+    standstill.run(schema.execute(request)).await
+}
+
+/// Typed access to what resolvers need from the context.
+trait ContextExt {
+    /// The connection pool.
+    fn db(&self) -> ApiResult<&DatabaseConnection>;
+    /// This request's loaders.
+    fn loaders(&self) -> ApiResult<&Loaders>;
+    /// The page-size limit.
+    fn max_page_size(&self) -> MaxPageSize;
+}
+
+impl ContextExt for Context<'_> {
+    fn db(&self) -> ApiResult<&DatabaseConnection> {
+        self.data::<DatabaseConnection>()
+            .map_err(|_| missing("the database connection"))
+    }
+
+    fn loaders(&self) -> ApiResult<&Loaders> {
+        self.data::<Loaders>()
+            .map_err(|_| missing("the request loaders"))
+    }
+
+    fn max_page_size(&self) -> MaxPageSize {
+        self.data_opt::<MaxPageSize>()
+            .copied()
+            .unwrap_or(MaxPageSize(100))
+    }
+}
+
+/// A schema built without its data: a programming error, reported as an internal error.
+fn missing(what: &str) -> ApiError {
+    tracing::error!("{what} is missing from the GraphQL context");
+    ApiError::Internal(std::sync::Arc::new(sea_orm::DbErr::Custom(format!(
+        "{what} is missing"
+    ))))
+}

@@ -1,0 +1,21 @@
+//! The authors-and-books GraphQL service. Reading order: [`config`] → [`db`] → [`store`] →
+//! [`graphql`] → [`http`] → [`app`].
+
+/// The application state, router and server loop.
+pub mod app;
+/// Command-line flags and environment variables.
+pub mod config;
+/// Connecting, counting statements, migrating.
+pub mod db;
+/// The one error type and its conversion to GraphQL errors.
+pub mod error;
+/// The GraphQL schema, its types, loaders and limits.
+pub mod graphql;
+/// GraphQL over HTTP and the health checks.
+pub mod http;
+/// Demo data.
+pub mod seed;
+/// All SQL: keyset pages, filters, the windowed per-author page, counts, inserts.
+pub mod store;
+/// Logging.
+pub mod telemetry;

@@ -1,0 +1,255 @@
+//! Queries over the `book` table, including the one windowed statement that pages the books of
+//! many authors at once.
+
+use std::collections::HashMap;
+
+use entity::book;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query, WindowStatement},
+};
+
+use super::{CursorValue, Ordering, Page, SortField, Window, contains, read_page};
+use crate::error::ApiResult;
+
+/// Where books without a year sort: after every real year in ascending order. Outside `i32`, so no
+/// stored year can tie with it.
+const MISSING_YEAR_KEY: i64 = i32::MAX as i64 + 1;
+
+/// The columns books can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BookSort {
+    /// The primary key.
+    Id,
+    /// The title, compared as the database compares text.
+    Title,
+    /// The year of publication; books without one come last in ascending order, first in
+    /// descending order, on every backend.
+    PublishedYear,
+}
+
+impl SortField for BookSort {
+    type Model = book::Model;
+    const ID: Self = Self::Id;
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Title => "title",
+            Self::PublishedYear => "year",
+        }
+    }
+
+    fn expr(self) -> Expr {
+        match self {
+            Self::Id => Expr::col(book::Column::Id),
+            Self::Title => Expr::col(book::Column::Title),
+            Self::PublishedYear => Func::coalesce([
+                Expr::col(book::Column::PublishedYear),
+                Expr::val(MISSING_YEAR_KEY),
+            ])
+            .into(),
+        }
+    }
+
+    fn key(self, row: &book::Model) -> CursorValue {
+        match self {
+            Self::Id => CursorValue::Int(row.id),
+            Self::Title => CursorValue::Text(row.title.clone()),
+            Self::PublishedYear => {
+                CursorValue::Int(row.published_year.map_or(MISSING_YEAR_KEY, i64::from))
+            }
+        }
+    }
+
+    fn is_text(self) -> bool {
+        self == Self::Title
+    }
+}
+
+/// Which books a list holds; the default holds all of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct BookFilter {
+    /// Case-insensitive substring of the title.
+    pub title_contains: Option<String>,
+    /// Published in this year or later.
+    pub published_year_from: Option<i32>,
+    /// Published in this year or earlier.
+    pub published_year_to: Option<i32>,
+}
+
+impl BookFilter {
+    fn condition(&self) -> Condition {
+        Condition::all()
+            .add_option(
+                self.title_contains
+                    .as_deref()
+                    .map(|needle| contains(book::Column::Title, needle)),
+            )
+            .add_option(
+                self.published_year_from
+                    .map(|y| book::Column::PublishedYear.gte(y)),
+            )
+            .add_option(
+                self.published_year_to
+                    .map(|y| book::Column::PublishedYear.lte(y)),
+            )
+    }
+}
+
+/// One page of the books matching `filter`.
+///
+/// # Errors
+/// When the database fails.
+pub async fn page(
+    db: &impl ConnectionTrait,
+    filter: &BookFilter,
+    ordering: &Ordering<BookSort>,
+    window: &Window,
+) -> ApiResult<Page<book::Model>> {
+    let select = book::Entity::find().filter(filter.condition());
+    read_page(db, select, ordering, window).await
+}
+
+/// How many books match `filter`.
+///
+/// # Errors
+/// When the database fails.
+pub async fn count(db: &impl ConnectionTrait, filter: &BookFilter) -> ApiResult<u64> {
+    Ok(book::Entity::find()
+        .filter(filter.condition())
+        .count(db)
+        .await?)
+}
+
+/// The book with this id, if any.
+///
+/// # Errors
+/// When the database fails.
+pub async fn find(db: &impl ConnectionTrait, id: i64) -> ApiResult<Option<book::Model>> {
+    Ok(book::Entity::find_by_id(id).one(db).await?)
+}
+
+/// The first `first` books after `after` of EACH of `author_ids`, plus one probe row per author
+/// that has more, in ONE statement:
+///
+/// ```sql
+/// SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY author_id ORDER BY <ordering>) AS rn
+///                FROM book WHERE author_id IN (…) AND <filter> AND <after cursor>) AS ranked
+/// WHERE rn <= first + 1 ORDER BY author_id, rn
+/// ```
+///
+/// Authors without matching books are absent from the map.
+///
+/// # Errors
+/// When the database fails.
+pub async fn page_per_author(
+    db: &impl ConnectionTrait,
+    author_ids: &[i64],
+    filter: &BookFilter,
+    ordering: &Ordering<BookSort>,
+    first: u64,
+    after: Option<&crate::store::Cursor>,
+) -> ApiResult<HashMap<i64, Page<book::Model>>> {
+    let columns = [
+        book::Column::Id,
+        book::Column::Title,
+        book::Column::PublishedYear,
+        book::Column::AuthorId,
+    ];
+    let rank = Alias::new("rn");
+
+    let mut window = WindowStatement::partition_by(book::Column::AuthorId);
+    for (expr, order) in ordering.order_terms(false) {
+        window.order_by_expr(expr, order);
+    }
+    let mut condition = filter
+        .condition()
+        .add(book::Column::AuthorId.is_in(author_ids.iter().copied()));
+    if let Some(after) = after {
+        condition = condition.add(ordering.beyond(after, true));
+    }
+    let mut ranked = Query::select();
+    ranked
+        .columns(columns)
+        .from(book::Entity)
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, rank.clone())
+        .cond_where(condition);
+    let mut outer = Query::select();
+    outer
+        .columns(columns)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(rank.clone()).lte(first.saturating_add(1)))
+        .order_by(book::Column::AuthorId, Order::Asc)
+        .order_by(rank, Order::Asc);
+
+    let statement = db.get_database_backend().build(&outer);
+    let rows = book::Entity::find().from_raw_sql(statement).all(db).await?;
+
+    let mut by_author: HashMap<i64, Vec<book::Model>> = HashMap::new();
+    for row in rows {
+        by_author.entry(row.author_id).or_default().push(row);
+    }
+    Ok(by_author
+        .into_iter()
+        .map(|(author_id, rows)| (author_id, Page::from_probe(rows, first)))
+        .collect())
+}
+
+/// How many books matching `filter` each of `author_ids` has, in one `GROUP BY` statement.
+/// Authors without matching books are absent from the map.
+///
+/// # Errors
+/// When the database fails.
+pub async fn count_per_author(
+    db: &impl ConnectionTrait,
+    author_ids: &[i64],
+    filter: &BookFilter,
+) -> ApiResult<HashMap<i64, u64>> {
+    let counts: Vec<(i64, i64)> = book::Entity::find()
+        .select_only()
+        .column(book::Column::AuthorId)
+        .column_as(book::Column::Id.count(), "count")
+        .filter(filter.condition())
+        .filter(book::Column::AuthorId.is_in(author_ids.iter().copied()))
+        .group_by(book::Column::AuthorId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(counts
+        .into_iter()
+        .map(|(author_id, count)| (author_id, u64::try_from(count).unwrap_or(0)))
+        .collect())
+}
+
+/// A book to insert under an existing author.
+#[derive(Debug, Clone)]
+pub struct NewBook {
+    /// Its title.
+    pub title: String,
+    /// Its year of publication, if known.
+    pub published_year: Option<i32>,
+}
+
+/// Inserts `books` under `author_id` in one statement and returns the stored rows.
+///
+/// # Errors
+/// When the database fails, for example because the author does not exist.
+pub async fn insert_many(
+    db: &impl ConnectionTrait,
+    author_id: i64,
+    books: &[NewBook],
+) -> ApiResult<Vec<book::Model>> {
+    if books.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = books.iter().map(|book| book::ActiveModel {
+        title: sea_orm::ActiveValue::Set(book.title.clone()),
+        published_year: sea_orm::ActiveValue::Set(book.published_year),
+        author_id: sea_orm::ActiveValue::Set(author_id),
+        ..Default::default()
+    });
+    Ok(book::Entity::insert_many(rows)
+        .exec_with_returning(db)
+        .await?)
+}

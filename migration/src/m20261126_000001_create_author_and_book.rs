@@ -1,0 +1,77 @@
+//! The `author` and `book` tables of `API.md` § Database schema, the cascading foreign key and the
+//! `idx_book_author_id` index.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Author::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(Author::Id))
+                    .col(string_len(Author::Name, 100))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Book::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(Book::Id))
+                    .col(string_len(Book::Title, 200))
+                    .col(integer_null(Book::PublishedYear))
+                    .col(big_integer(Book::AuthorId))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_book_author_id")
+                            .from(Book::Table, Book::AuthorId)
+                            .to(Author::Table, Author::Id)
+                            .on_delete(ForeignKeyAction::Cascade)
+                            .on_update(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("idx_book_author_id")
+                    .table(Book::Table)
+                    .col(Book::AuthorId)
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Book::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Author::Table).to_owned())
+            .await
+    }
+}
+
+#[derive(DeriveIden)]
+enum Author {
+    Table,
+    Id,
+    Name,
+}
+
+#[derive(DeriveIden)]
+enum Book {
+    Table,
+    Id,
+    Title,
+    PublishedYear,
+    AuthorId,
+}
