@@ -89,6 +89,9 @@ async fn execute(
     headers: &HeaderMap,
     request: async_graphql::Request,
 ) -> Response {
+    if request.query.trim().is_empty() {
+        return request_error(StatusCode::BAD_REQUEST, "the request has no `query`");
+    }
     let response = graphql::execute(&state.schema, &state.db, request).await;
     let graphql_media_type = accepts(headers, GRAPHQL_RESPONSE_JSON);
     // With the spec's own media type, a request that never executed (no error has a path) is a

@@ -106,8 +106,7 @@ impl<N: Node> Connection<N> {
         &self.page_info
     }
 
-    /// How many items the whole list holds, across all pages (one extra SQL statement, run only
-    /// when this field is selected).
+    /// How many items the whole list holds, across all pages; counted only when selected.
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         self.total_count.resolve(ctx).await
     }

@@ -21,6 +21,7 @@ use crate::error::{ApiError, ApiResult};
 
 /// Every query of the API.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(author::AuthorQuery, book::BookQuery);
 
 /// The service's schema type.

@@ -1,0 +1,286 @@
+//! `TestApp`: the real router over a fresh, migrated database, driven in-process.
+//!
+//! SQLite tests use a private in-memory database. PostgreSQL tests run when `TEST_POSTGRES_URL`
+//! names a server (for example `postgres://postgres@127.0.0.1:5432/postgres`): each creates a
+//! uniquely named database, runs the real migrations and drops the database when it ends.
+
+use std::sync::{
+    LazyLock,
+    atomic::{AtomicU32, Ordering},
+};
+
+use api::{
+    app::{AppState, build_app},
+    config::Config,
+    db::{self, StatementCounter},
+    store::{self, book::NewBook},
+};
+use axum::{
+    Router,
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// Runs each listed `async fn name(backend: Backend)` as one test per backend: `sqlite::name`
+/// always, `postgres::name` when `TEST_POSTGRES_URL` is set.
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    super::$test(crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(backend) = crate::helpers::Backend::postgres() {
+                        super::$test(backend).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+static TRACING: LazyLock<()> = LazyLock::new(|| {
+    if std::env::var_os("TEST_LOG").is_some() {
+        api::telemetry::init();
+    }
+});
+
+/// Where a test's database lives.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A private in-memory SQLite database.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server at this admin URL.
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL, when `TEST_POSTGRES_URL` is set.
+    pub fn postgres() -> Option<Self> {
+        std::env::var("TEST_POSTGRES_URL").ok().map(Self::Postgres)
+    }
+}
+
+/// The application over a fresh database.
+pub struct TestApp {
+    pub router: Router,
+    pub db: DatabaseConnection,
+    statements: StatementCounter,
+    _database: Option<TempDatabase>,
+}
+
+impl TestApp {
+    /// The app with default settings over a fresh, migrated database.
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// The app over a fresh, migrated database, with settings changed by `configure`.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
+        LazyLock::force(&TRACING);
+        let (url, database) = match backend {
+            Backend::Sqlite => ("sqlite::memory:".to_owned(), None),
+            Backend::Postgres(admin_url) => {
+                let database = TempDatabase::create(&admin_url).await;
+                (database.url.clone(), Some(database))
+            }
+        };
+        let mut config = Config::for_database(&url);
+        configure(&mut config);
+        let (db, statements) = db::connect_and_migrate(&config)
+            .await
+            .expect("the test database is reachable");
+        let router = build_app(AppState::new(db.clone(), statements.clone(), &config));
+        Self {
+            router,
+            db,
+            statements,
+            _database: database,
+        }
+    }
+
+    /// POSTs a query and returns the JSON response.
+    pub async fn graphql(&self, query: &str) -> Value {
+        self.graphql_with(query, json!({})).await
+    }
+
+    /// POSTs a query with variables and returns the JSON response.
+    pub async fn graphql_with(&self, query: &str, variables: Value) -> Value {
+        let body = json!({ "query": query, "variables": variables });
+        let (status, json) = self.post_json(&body).await;
+        assert_eq!(status, StatusCode::OK, "unexpected status; body: {json}");
+        json
+    }
+
+    /// POSTs a query and returns the response and how many SQL statements it ran.
+    pub async fn counted(&self, query: &str) -> (Value, u64) {
+        let before = self.statements.get();
+        let response = self.graphql(query).await;
+        (response, self.statements.get() - before)
+    }
+
+    /// POSTs a JSON body to `/graphql`.
+    pub async fn post_json(&self, body: &Value) -> (StatusCode, Value) {
+        let request = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("a valid request");
+        let response = self.send(request).await;
+        (
+            response.0,
+            serde_json::from_slice(&response.2).expect("a JSON body"),
+        )
+    }
+
+    /// Sends any request to the router: status, headers, body.
+    pub async fn send(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router never fails");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("a body").to_bytes().to_vec();
+        (parts.status, parts.headers, bytes)
+    }
+
+    /// Inserts an author with books `(title, year)`, through the store; returns the ids.
+    pub async fn author_with_books(
+        &self,
+        name: &str,
+        books: &[(&str, Option<i32>)],
+    ) -> (i64, Vec<i64>) {
+        let author = store::author::insert(&self.db, name)
+            .await
+            .expect("insert author");
+        let books: Vec<NewBook> = books
+            .iter()
+            .map(|(title, year)| NewBook {
+                title: (*title).to_owned(),
+                published_year: *year,
+            })
+            .collect();
+        let rows = store::book::insert_many(&self.db, author.id, &books)
+            .await
+            .expect("insert books");
+        (author.id, rows.into_iter().map(|b| b.id).collect())
+    }
+
+    /// Inserts `authors` authors named `Author 1`… each with `books` books; returns their ids.
+    pub async fn authors_with_books(&self, authors: usize, books: usize) -> Vec<i64> {
+        let mut ids = Vec::with_capacity(authors);
+        for a in 1..=authors {
+            let titles: Vec<String> = (1..=books).map(|b| format!("Book {a}.{b}")).collect();
+            let books: Vec<(&str, Option<i32>)> = titles
+                .iter()
+                .map(|t| (t.as_str(), Some(1900 + b_year(a))))
+                .collect();
+            ids.push(
+                self.author_with_books(&format!("Author {a}"), &books)
+                    .await
+                    .0,
+            );
+        }
+        ids
+    }
+
+    /// Rows in `table`, read with raw SQL.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(sea_orm::Statement::from_string(
+                self.db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count rows")
+            .expect("one row");
+        row.try_get::<i64>("", "n").expect("an integer count")
+    }
+}
+
+fn b_year(a: usize) -> i32 {
+    i32::try_from(a % 100).unwrap_or(0)
+}
+
+/// The `extensions.code` of the first error of a response.
+pub fn error_code(response: &Value) -> &str {
+    response["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {response}"))
+}
+
+/// A uniquely named PostgreSQL database, dropped when the test ends (even by panicking).
+struct TempDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TempDatabase {
+    async fn create(admin_url: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let name = format!(
+            "api_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = Database::connect(admin_url).await.unwrap_or_else(|err| {
+            panic!("TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {err}")
+        });
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create the test database");
+        admin.close().await.ok();
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(base, _)| base);
+        Self {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TempDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        // Drop runs outside any async context we can block on, so use a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await?;
+                admin.execute_unprepared(&sql).await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! GraphQL over HTTP (`API.md` § GraphQL endpoint), in-process and once over a real socket.
+
+use axum::{
+    body::Body,
+    http::{Request, StatusCode, header},
+};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp};
+
+async fn a_query_over_a_real_socket_returns_json(backend: Backend) {
+    // Arrange
+    let app = TestApp::spawn(backend).await;
+    app.author_with_books("Ada Lovelace", &[("Notes", Some(1843))])
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, app.router.clone()).into_future());
+    let client = reqwest::Client::new();
+
+    // Act
+    let response = client
+        .post(format!("http://{address}/graphql"))
+        .json(&json!({ "query": "query Named { authors { nodes { name books { nodes { title } } } } }", "operationName": "Named" }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let content_type = response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.unwrap();
+    let health = client
+        .get(format!("http://{address}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    let ready = client
+        .get(format!("http://{address}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    server.abort();
+
+    // Assert
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(content_type, "application/json");
+    assert_eq!(
+        body,
+        json!({ "data": { "authors": { "nodes": [{ "name": "Ada Lovelace", "books": { "nodes": [{ "title": "Notes" }] } }] } } })
+    );
+    assert_eq!((health, ready), (StatusCode::OK, StatusCode::OK));
+}
+
+async fn get_runs_queries_and_serves_graphiql_to_browsers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.author_with_books("Basho", &[]).await;
+
+    let (status, headers, body) = app
+        .send(
+            Request::get(
+                "/graphql?query=%7B%20authors%20%7B%20nodes%20%7B%20name%20%7D%20%7D%20%7D",
+            )
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
+    let (page_status, page_headers, page) = app
+        .send(
+            Request::get("/graphql")
+                .header(header::ACCEPT, "text/html,application/xhtml+xml")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        body["data"]["authors"]["nodes"],
+        json!([{ "name": "Basho" }])
+    );
+    assert_eq!(page_status, StatusCode::OK);
+    assert!(
+        page_headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(String::from_utf8_lossy(&page).contains("graphiql"));
+}
+
+async fn the_graphql_response_media_type_is_used_when_accepted(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let post = |query: &str, accept: &str| {
+        Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::ACCEPT, accept)
+            .body(Body::from(json!({ "query": query }).to_string()))
+            .unwrap()
+    };
+    let media_type = "application/graphql-response+json";
+
+    let (ok, ok_headers, _) = app
+        .send(post("{ authors { totalCount } }", media_type))
+        .await;
+    let (invalid, invalid_headers, invalid_body) =
+        app.send(post("{ authors { nope } }", media_type)).await;
+    let (plain_invalid, _, _) = app
+        .send(post("{ authors { nope } }", "application/json"))
+        .await;
+
+    assert_eq!(
+        (ok, &ok_headers[header::CONTENT_TYPE]),
+        (StatusCode::OK, &media_type.parse().unwrap())
+    );
+    assert_eq!(invalid, StatusCode::BAD_REQUEST);
+    assert_eq!(invalid_headers[header::CONTENT_TYPE], media_type);
+    let invalid_body: Value = serde_json::from_slice(&invalid_body).unwrap();
+    assert!(
+        invalid_body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nope")
+    );
+    assert_eq!(plain_invalid, StatusCode::OK);
+}
+
+async fn malformed_bodies_get_a_400_with_a_graphql_error(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    for body in ["{ not json", r#"{"variables": {}}"#, "[]"] {
+        let request = Request::post("/graphql")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let (status, _, response) = app.send(request).await;
+        let response: Value = serde_json::from_slice(&response).unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            response["errors"][0]["message"].is_string(),
+            "{body}: {response}"
+        );
+    }
+}
+
+on_every_backend!(
+    a_query_over_a_real_socket_returns_json,
+    get_runs_queries_and_serves_graphiql_to_browsers,
+    the_graphql_response_media_type_is_used_when_accepted,
+    malformed_bodies_get_a_400_with_a_graphql_error,
+);

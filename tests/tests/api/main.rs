@@ -1,0 +1,13 @@
+//! Integration tests: the real router over real databases. Each test runs on SQLite and, when
+//! `TEST_POSTGRES_URL` is set, on PostgreSQL.
+
+#[macro_use]
+mod helpers;
+
+mod filters;
+mod http;
+mod limits;
+mod pagination;
+mod queries;
+mod schema;
+mod statements;

@@ -1,0 +1,88 @@
+//! Point lookups, relations both ways, IDs and Unicode.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, error_code};
+
+async fn an_author_and_a_book_are_found_by_id_with_their_relations(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (author, books) = app
+        .author_with_books(
+            "Mary Shelley",
+            &[("Frankenstein", Some(1818)), ("The Last Man", Some(1826))],
+        )
+        .await;
+
+    let response = app
+        .graphql(&format!(
+            r#"{{ author(id: {author}) {{ id name bookCount books {{ nodes {{ id title publishedYear authorId }} }} }}
+                book(id: "{}") {{ title author {{ id name }} }} }}"#,
+            books[0]
+        ))
+        .await;
+
+    assert_eq!(
+        response["data"],
+        json!({
+            "author": {
+                "id": author.to_string(), "name": "Mary Shelley", "bookCount": 2,
+                "books": { "nodes": [
+                    { "id": books[0].to_string(), "title": "Frankenstein", "publishedYear": 1818, "authorId": author.to_string() },
+                    { "id": books[1].to_string(), "title": "The Last Man", "publishedYear": 1826, "authorId": author.to_string() },
+                ] }
+            },
+            "book": { "title": "Frankenstein", "author": { "id": author.to_string(), "name": "Mary Shelley" } }
+        })
+    );
+}
+
+async fn missing_ids_give_null_and_malformed_ids_give_bad_user_input(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let missing = app
+        .graphql(r#"{ author(id: "424242") { name } book(id: 7) { title } }"#)
+        .await;
+    let malformed = app.graphql(r#"{ author(id: "abc") { name } }"#).await;
+    let overflow = app
+        .graphql(r#"{ book(id: "99999999999999999999") { title } }"#)
+        .await;
+
+    assert_eq!(missing, json!({ "data": { "author": null, "book": null } }));
+    assert_eq!(error_code(&malformed), "BAD_USER_INPUT");
+    assert_eq!(error_code(&overflow), "BAD_USER_INPUT");
+}
+
+async fn unicode_names_and_titles_round_trip_exactly(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let name = "Фёдор Достоевский 村上春樹 نجيب محفوظ 👩🏽‍💻 e\u{301}";
+    let title = "Ἰλιάς — 𝔊𝔬𝔱𝔥𝔦𝔠 \u{200d} \"quoted\" \\ 'single'";
+    let (author, _) = app.author_with_books(name, &[(title, Some(-750))]).await;
+
+    let response = app
+        .graphql(&format!(
+            r#"{{ author(id: "{author}") {{ name books {{ nodes {{ title publishedYear }} }} }} }}"#
+        ))
+        .await;
+    let found = app
+        .graphql_with(
+            "query($t: String) { books(filter: { titleContains: $t }) { nodes { title author { name } } } }",
+            json!({ "t": "𝔊𝔬𝔱" }),
+        )
+        .await;
+
+    assert_eq!(response["data"]["author"]["name"], name);
+    assert_eq!(
+        response["data"]["author"]["books"]["nodes"][0],
+        json!({ "title": title, "publishedYear": -750 })
+    );
+    assert_eq!(
+        found["data"]["books"]["nodes"],
+        json!([{ "title": title, "author": { "name": name } }])
+    );
+}
+
+on_every_backend!(
+    an_author_and_a_book_are_found_by_id_with_their_relations,
+    missing_ids_give_null_and_malformed_ids_give_bad_user_input,
+    unicode_names_and_titles_round_trip_exactly,
+);

@@ -1,0 +1,123 @@
+//! The number of SQL statements a request runs depends on the shape of the query, never on the
+//! number of rows (`API.md` § Semantics: no N+1).
+
+use crate::helpers::{Backend, TestApp};
+
+const NESTED: &str = "{ authors(first: 100) { nodes { name books { nodes { title } } } } }";
+
+async fn nested_books_of_five_and_of_fifty_authors_take_two_statements(backend: Backend) {
+    // Arrange
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(5, 3).await;
+
+    // Act
+    let (five, five_count) = app.counted(NESTED).await;
+    app.authors_with_books(45, 3).await;
+    let (fifty, fifty_count) = app.counted(NESTED).await;
+
+    // Assert
+    assert_eq!(
+        five["data"]["authors"]["nodes"].as_array().unwrap().len(),
+        5
+    );
+    assert_eq!(
+        fifty["data"]["authors"]["nodes"].as_array().unwrap().len(),
+        50
+    );
+    assert_eq!(
+        fifty["data"]["authors"]["nodes"][49]["books"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!((five_count, fifty_count), (2, 2));
+}
+
+async fn total_counts_add_one_statement_each_whatever_the_rows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(50, 2).await;
+
+    let (top, top_count) = app
+        .counted("{ authors(first: 100) { totalCount nodes { books { nodes { title } } } } }")
+        .await;
+    let (nested, nested_count) = app
+        .counted("{ authors(first: 100) { nodes { books { totalCount nodes { title } } } } }")
+        .await;
+
+    assert_eq!(top["data"]["authors"]["totalCount"], 50);
+    assert_eq!(
+        nested["data"]["authors"]["nodes"][7]["books"]["totalCount"],
+        2
+    );
+    assert_eq!((top_count, nested_count), (3, 3));
+}
+
+async fn books_with_their_authors_and_the_authors_books_take_three_statements(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(20, 5).await;
+    let query = "{ books(first: 50) { nodes { title author { name books(first: 3) { nodes { title } } } } } }";
+
+    let (response, statements) = app.counted(query).await;
+
+    let books = response["data"]["books"]["nodes"].as_array().unwrap();
+    assert_eq!(books.len(), 50);
+    assert_eq!(books[49]["author"]["name"], "Author 10");
+    assert_eq!(
+        books[49]["author"]["books"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(statements, 3);
+}
+
+async fn each_distinct_argument_set_costs_one_statement(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(30, 4).await;
+    let query = r#"{ authors(first: 100) { nodes {
+        first: books(first: 1) { nodes { title } }
+        again: books(first: 1) { nodes { title } }
+        old: books(filter: { publishedYearTo: 1915 }) { nodes { title } }
+        bookCount
+        oldCount: bookCount(filter: { publishedYearTo: 1915 })
+    } } }"#;
+
+    let (response, statements) = app.counted(query).await;
+
+    let last = &response["data"]["authors"]["nodes"][29];
+    assert_eq!(last["first"]["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(last["old"]["nodes"].as_array().unwrap().len(), 0);
+    assert_eq!(last["bookCount"], 4);
+    // authors, books(first: 1) shared by two aliases, books(filter), two distinct counts.
+    assert_eq!(statements, 5);
+}
+
+async fn point_lookups_take_one_statement_each(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (author, books) = app
+        .author_with_books("Ada", &[("One", None), ("Two", None)])
+        .await;
+
+    let (_, author_statements) = app
+        .counted(&format!(r#"{{ author(id: "{author}") {{ name }} }}"#))
+        .await;
+    let (response, book_statements) = app
+        .counted(&format!(
+            r#"{{ book(id: "{}") {{ title author {{ name }} }} }}"#,
+            books[1]
+        ))
+        .await;
+
+    assert_eq!(response["data"]["book"]["author"]["name"], "Ada");
+    assert_eq!((author_statements, book_statements), (1, 2));
+}
+
+on_every_backend!(
+    nested_books_of_five_and_of_fifty_authors_take_two_statements,
+    total_counts_add_one_statement_each_whatever_the_rows,
+    books_with_their_authors_and_the_authors_books_take_three_statements,
+    each_distinct_argument_set_costs_one_statement,
+    point_lookups_take_one_statement_each,
+);
