@@ -100,7 +100,8 @@ async fn insert_demo_data(db: &impl ConnectionTrait) -> ApiResult<usize> {
 /// 2024, and now and then no year at all.
 fn demo_book(i: usize, j: usize) -> NewBook {
     let n = i * 31 + j * 17;
-    let published_year = (n % 11 != 0).then(|| 1850 + i32::try_from(n * 13 % 175).unwrap_or(0));
+    let published_year =
+        (!n.is_multiple_of(11)).then(|| 1850 + i32::try_from(n * 13 % 175).unwrap_or(0));
     NewBook {
         title: format!("The {} {}", ADJECTIVES[n % 12], NOUNS[(n / 12 + j) % 12]),
         published_year,

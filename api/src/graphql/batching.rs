@@ -1,19 +1,20 @@
 //! Deterministic DataLoader batches: a batch is sent only once the request has registered every key
-//! it can.
+//! it will register before waiting for data.
 //!
 //! async-graphql's DataLoader sends a batch a fixed delay after its first key. On a busy machine
-//! resolving a long list can take longer than that delay, and the keys of one list would be split
-//! over two statements. Here each batch also waits until the request's execution future has been
-//! polled to a standstill: it returned `Pending` without having been woken meanwhile, so every
-//! resolver that could register a key has done so. The number of statements of a request is then
-//! fixed by the shape of the query, as `API.md` § Semantics promises.
+//! resolving a long list, or receiving the results of the previous batch, can take longer than
+//! that delay, and the keys of one list are then split over two statements. Here a batch instead
+//! waits for the request's next *standstill*: its execution future returned `Pending`, was not woken
+//! meanwhile, and no batch is still handing out results. Every resolver that could register a key
+//! has then done so, and the number of statements of a request is fixed by the shape of the query
+//! (`API.md` § Semantics).
 
 use std::{
     future::Future,
     pin::Pin,
     sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     task::{Context, Poll, Wake, Waker},
 };
@@ -21,25 +22,51 @@ use std::{
 use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 
-/// Counts the moments at which a request's execution stood still; batches wait for the next one.
+/// The standstills of one request, and the batches waiting for them.
 #[derive(Clone)]
-pub struct Standstill(Arc<watch::Sender<u64>>);
+pub struct Standstill(Arc<Shared>);
+
+struct Shared {
+    /// How many standstills the request has reached.
+    count: watch::Sender<u64>,
+    /// Batches released and still running (loading, or handing out results).
+    running: AtomicUsize,
+    /// Wakes the request when the last running batch ends.
+    request: Mutex<Option<Waker>>,
+}
 
 impl Standstill {
     pub fn new() -> Self {
-        Self(Arc::new(watch::channel(0).0))
+        Self(Arc::new(Shared {
+            count: watch::channel(0).0,
+            running: AtomicUsize::new(0),
+            request: Mutex::new(None),
+        }))
     }
 
     /// A DataLoader spawner whose batches start at the request's next standstill.
     pub fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
-        let sender = Arc::clone(&self.0);
+        let shared = Arc::clone(&self.0);
         move |batch| {
-            let mut standstills = sender.subscribe();
+            let shared = Arc::clone(&shared);
+            let mut standstills = shared.count.subscribe();
             let seen = *standstills.borrow_and_update();
             tokio::spawn(async move {
                 // An error means the request is gone; the batch then runs for nobody, harmlessly.
-                let _ = standstills.wait_for(|now| *now > seen).await;
+                let _ = standstills.wait_for(|count| *count > seen).await;
+                shared.running.fetch_add(1, Ordering::AcqRel);
                 batch.await;
+                if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    // The request may have stopped while this batch ran: let it look again.
+                    let waker = shared
+                        .request
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clone();
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
+                }
             });
         }
     }
@@ -67,14 +94,22 @@ impl<F: Future> Future for Observed<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let waker = Arc::new(WakeFlag {
+        let shared = &this.standstill.0;
+        *shared
+            .request
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        let flag = Arc::new(WakeFlag {
             woken: AtomicBool::new(false),
             inner: cx.waker().clone(),
         });
-        let flagged = Waker::from(Arc::clone(&waker));
-        let poll = this.execution.poll(&mut Context::from_waker(&flagged));
-        if poll.is_pending() && !waker.woken.load(Ordering::Acquire) {
-            this.standstill.0.send_modify(|count| *count += 1);
+        let waker = Waker::from(Arc::clone(&flag));
+        let poll = this.execution.poll(&mut Context::from_waker(&waker));
+        if poll.is_pending()
+            && !flag.woken.load(Ordering::Acquire)
+            && shared.running.load(Ordering::Acquire) == 0
+        {
+            shared.count.send_modify(|count| *count += 1);
         }
         poll
     }

@@ -3,7 +3,7 @@
 //!
 //! Each loader groups its keys by their argument set and runs one statement per distinct set.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{author, book};
@@ -117,12 +117,16 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    /// Fresh loaders over `db` whose batches wait for `standstill`.
+    /// Fresh loaders over `db` whose batches start at the request's standstills, with no
+    /// further delay.
     pub fn new(db: &DatabaseConnection, standstill: &Standstill) -> Self {
         Self {
-            books: DataLoader::new(BooksByAuthorLoader(db.clone()), standstill.spawner()),
-            book_counts: DataLoader::new(BookCountByAuthorLoader(db.clone()), standstill.spawner()),
-            authors: DataLoader::new(AuthorByIdLoader(db.clone()), standstill.spawner()),
+            books: DataLoader::new(BooksByAuthorLoader(db.clone()), standstill.spawner())
+                .delay(Duration::ZERO),
+            book_counts: DataLoader::new(BookCountByAuthorLoader(db.clone()), standstill.spawner())
+                .delay(Duration::ZERO),
+            authors: DataLoader::new(AuthorByIdLoader(db.clone()), standstill.spawner())
+                .delay(Duration::ZERO),
         }
     }
 }

@@ -26,20 +26,28 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// Runs each listed `async fn name(backend: Backend)` as one test per backend: `sqlite::name`
-/// always, `postgres::name` when `TEST_POSTGRES_URL` is set.
+/// always, `postgres::name` when `TEST_POSTGRES_URL` is set. With `multi_thread:` first, the tests
+/// run on a two-worker runtime instead of the current thread.
 macro_rules! on_every_backend {
+    (multi_thread: $($test:ident),* $(,)?) => {
+        on_every_backend!(@modules (flavor = "multi_thread", worker_threads = 2);
+            sqlite_multi_thread, postgres_multi_thread; $($test),*);
+    };
     ($($test:ident),* $(,)?) => {
-        mod sqlite {
+        on_every_backend!(@modules (); sqlite, postgres; $($test),*);
+    };
+    (@modules $flavor:tt; $sqlite:ident, $postgres:ident; $($test:ident),*) => {
+        mod $sqlite {
             $(
-                #[tokio::test]
+                #[tokio::test $flavor]
                 async fn $test() {
                     super::$test(crate::helpers::Backend::Sqlite).await;
                 }
             )*
         }
-        mod postgres {
+        mod $postgres {
             $(
-                #[tokio::test]
+                #[tokio::test $flavor]
                 async fn $test() {
                     if let Some(backend) = crate::helpers::Backend::postgres() {
                         super::$test(backend).await;
@@ -201,16 +209,20 @@ impl TestApp {
 
     /// Rows in `table`, read with raw SQL.
     pub async fn count_rows(&self, table: &str) -> i64 {
+        self.scalar(&format!("SELECT COUNT(*) AS n FROM {table}"))
+            .await
+    }
+
+    /// The integer column `n` of the one row `sql` returns.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let statement = sea_orm::Statement::from_string(self.db.get_database_backend(), sql);
         let row = self
             .db
-            .query_one_raw(sea_orm::Statement::from_string(
-                self.db.get_database_backend(),
-                format!("SELECT COUNT(*) AS n FROM {table}"),
-            ))
+            .query_one_raw(statement)
             .await
-            .expect("count rows")
+            .unwrap_or_else(|err| panic!("{sql}: {err}"))
             .expect("one row");
-        row.try_get::<i64>("", "n").expect("an integer count")
+        row.try_get::<i64>("", "n").expect("an integer `n`")
     }
 }
 

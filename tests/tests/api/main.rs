@@ -7,6 +7,7 @@ mod helpers;
 mod filters;
 mod http;
 mod limits;
+mod migrations;
 mod pagination;
 mod queries;
 mod schema;

@@ -114,6 +114,24 @@ async fn point_lookups_take_one_statement_each(backend: Backend) {
     assert_eq!((author_statements, book_statements), (1, 2));
 }
 
+/// Loader batches run on other worker threads here, racing the resolvers that register keys: the
+/// counts must not change from one run to the next.
+async fn counts_are_exact_on_a_multi_threaded_runtime(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(100, 3).await;
+    let deep = "{ books(first: 100) { nodes { title author { name books(first: 3) { nodes { title } } } } } }";
+
+    let mut counts = Vec::new();
+    for _ in 0..20 {
+        counts.push(app.counted(NESTED).await.1);
+        counts.push(app.counted(deep).await.1);
+    }
+
+    assert_eq!(counts, [2, 3].repeat(20));
+}
+
+on_every_backend!(multi_thread: counts_are_exact_on_a_multi_threaded_runtime);
+
 on_every_backend!(
     nested_books_of_five_and_of_fifty_authors_take_two_statements,
     total_counts_add_one_statement_each_whatever_the_rows,

@@ -1,0 +1,93 @@
+//! The schema the `migration` crate creates (`API.md` § Database schema), and the demo data.
+
+use api::seed::{Seeded, seed};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend};
+
+use crate::helpers::{Backend, TestApp};
+
+async fn deleting_an_author_in_raw_sql_cascades_to_its_books(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (doomed, _) = app
+        .author_with_books("Doomed", &[("One", None), ("Two", None)])
+        .await;
+    app.author_with_books("Kept", &[("Three", None)]).await;
+
+    app.db
+        .execute_unprepared(&format!("DELETE FROM author WHERE id = {doomed}"))
+        .await
+        .unwrap();
+
+    assert_eq!(app.count_rows("author").await, 1);
+    assert_eq!(app.count_rows("book").await, 1);
+    let orphans = "SELECT COUNT(*) AS n FROM book WHERE author_id NOT IN (SELECT id FROM author)";
+    assert_eq!(app.scalar(orphans).await, 0);
+}
+
+async fn a_book_cannot_name_a_missing_author(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let insert = app
+        .db
+        .execute_unprepared("INSERT INTO book (title, author_id) VALUES ('Orphan', 424242)")
+        .await;
+
+    assert!(insert.is_err(), "the foreign key is enforced");
+    assert_eq!(app.count_rows("book").await, 0);
+}
+
+async fn the_author_index_exists_and_the_migration_rolls_back_and_forth(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (index, tables) = match app.db.get_database_backend() {
+        DatabaseBackend::Postgres => (
+            "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 'idx_book_author_id' AND tablename = 'book'",
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name IN ('author', 'book') AND table_schema = current_schema()",
+        ),
+        _ => (
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'idx_book_author_id' AND tbl_name = 'book'",
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('author', 'book')",
+        ),
+    };
+    assert_eq!(app.scalar(index).await, 1);
+
+    Migrator::down(&app.db, None).await.unwrap();
+    assert_eq!(app.scalar(tables).await, 0);
+
+    Migrator::up(&app.db, None).await.unwrap();
+    assert_eq!(app.scalar(tables).await, 2);
+    assert_eq!(app.scalar(index).await, 1);
+}
+
+async fn seeding_fills_an_empty_database_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+
+    let first = seed(&app.db).await.unwrap();
+    let second = seed(&app.db).await.unwrap();
+    let response = app
+        .graphql(r#"{ authors(filter: { nameContains: "村上" }) { totalCount nodes { name bookCount } } }"#)
+        .await;
+
+    let books = app.count_rows("book").await;
+    assert_eq!(
+        first,
+        Seeded::Inserted {
+            authors: 40,
+            books: usize::try_from(books).unwrap()
+        }
+    );
+    assert!(
+        (250..=350).contains(&books),
+        "a few hundred books, got {books}"
+    );
+    assert_eq!(second, Seeded::AlreadyPopulated);
+    assert_eq!(app.count_rows("author").await, 40);
+    assert_eq!(response["data"]["authors"]["totalCount"], 1);
+    assert_eq!(response["data"]["authors"]["nodes"][0]["name"], "村上春樹");
+}
+
+on_every_backend!(
+    deleting_an_author_in_raw_sql_cascades_to_its_books,
+    a_book_cannot_name_a_missing_author,
+    the_author_index_exists_and_the_migration_rolls_back_and_forth,
+    seeding_fills_an_empty_database_once,
+);
