@@ -41,6 +41,8 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, StatementCo
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    // SQLite's own case folding is ASCII-only; `store` filters through a Unicode-aware REGEXP.
+    options.map_sqlx_sqlite_opts(|sqlite| sqlite.with_regexp());
     if config.database_url.contains(":memory:") || config.database_url.contains("mode=memory") {
         // Every connection to an in-memory SQLite database would see its own empty database.
         options.max_connections(1);

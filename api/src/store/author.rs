@@ -4,7 +4,7 @@ use entity::author;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
     sea_query::{Condition, Expr},
 };
 
@@ -60,12 +60,12 @@ pub struct AuthorFilter {
 }
 
 impl AuthorFilter {
-    fn condition(&self) -> Condition {
+    fn condition(&self, backend: DbBackend) -> Condition {
         Condition::all()
             .add_option(
                 self.name_contains
                     .as_deref()
-                    .map(|needle| contains(author::Column::Name, needle)),
+                    .map(|needle| contains(backend, author::Column::Name, needle)),
             )
             .add_option(self.ids.clone().map(|ids| author::Column::Id.is_in(ids)))
     }
@@ -81,7 +81,7 @@ pub async fn page(
     ordering: &Ordering<AuthorSort>,
     window: &Window,
 ) -> ApiResult<Page<author::Model>> {
-    let select = author::Entity::find().filter(filter.condition());
+    let select = author::Entity::find().filter(filter.condition(db.get_database_backend()));
     read_page(db, select, ordering, window).await
 }
 
@@ -91,7 +91,7 @@ pub async fn page(
 /// When the database fails.
 pub async fn count(db: &impl ConnectionTrait, filter: &AuthorFilter) -> ApiResult<u64> {
     Ok(author::Entity::find()
-        .filter(filter.condition())
+        .filter(filter.condition(db.get_database_backend()))
         .count(db)
         .await?)
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use entity::book;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
     sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query, WindowStatement},
 };
 
@@ -79,12 +79,12 @@ pub struct BookFilter {
 }
 
 impl BookFilter {
-    fn condition(&self) -> Condition {
+    fn condition(&self, backend: DbBackend) -> Condition {
         Condition::all()
             .add_option(
                 self.title_contains
                     .as_deref()
-                    .map(|needle| contains(book::Column::Title, needle)),
+                    .map(|needle| contains(backend, book::Column::Title, needle)),
             )
             .add_option(
                 self.published_year_from
@@ -107,7 +107,7 @@ pub async fn page(
     ordering: &Ordering<BookSort>,
     window: &Window,
 ) -> ApiResult<Page<book::Model>> {
-    let select = book::Entity::find().filter(filter.condition());
+    let select = book::Entity::find().filter(filter.condition(db.get_database_backend()));
     read_page(db, select, ordering, window).await
 }
 
@@ -117,7 +117,7 @@ pub async fn page(
 /// When the database fails.
 pub async fn count(db: &impl ConnectionTrait, filter: &BookFilter) -> ApiResult<u64> {
     Ok(book::Entity::find()
-        .filter(filter.condition())
+        .filter(filter.condition(db.get_database_backend()))
         .count(db)
         .await?)
 }
@@ -164,7 +164,7 @@ pub async fn page_per_author(
         window.order_by_expr(expr, order);
     }
     let mut condition = filter
-        .condition()
+        .condition(db.get_database_backend())
         .add(book::Column::AuthorId.is_in(author_ids.iter().copied()));
     if let Some(after) = after {
         condition = condition.add(ordering.beyond(after, true));
@@ -210,7 +210,7 @@ pub async fn count_per_author(
         .select_only()
         .column(book::Column::AuthorId)
         .column_as(book::Column::Id.count(), "count")
-        .filter(filter.condition())
+        .filter(filter.condition(db.get_database_backend()))
         .filter(book::Column::AuthorId.is_in(author_ids.iter().copied()))
         .group_by(book::Column::AuthorId)
         .into_tuple()

@@ -11,8 +11,8 @@ mod cursor;
 use std::{fmt::Debug, hash::Hash};
 
 use sea_orm::{
-    ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::{Condition, Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, Order},
+    ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{BinOper, Condition, Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, Order},
 };
 
 pub use cursor::{Cursor, CursorValue};
@@ -224,8 +224,17 @@ where
     Ok(page)
 }
 
-/// Case-insensitive substring match, with `%`, `_` and `\` in `needle` matched literally.
-fn contains(column: impl IntoColumnRef, needle: &str) -> Expr {
+/// Case-insensitive substring match on every backend, with every character of `needle` matched
+/// literally (`API.md` § Semantics: filters).
+///
+/// SQLite's `LOWER` and `LIKE` fold ASCII letters only, so there it is a Unicode-aware
+/// case-insensitive `REGEXP` (Rust's `regex`, registered by sqlx) on the escaped needle; elsewhere
+/// `LOWER(column) LIKE` the lowercased needle with `%`, `_` and `\` escaped.
+fn contains(backend: DbBackend, column: impl IntoColumnRef, needle: &str) -> Expr {
+    if backend == DbBackend::Sqlite {
+        let pattern = format!("(?i){}", regex::escape(needle));
+        return Expr::col(column).binary(BinOper::Custom("REGEXP"), Expr::val(pattern));
+    }
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
     for c in needle.to_lowercase().chars() {

@@ -128,6 +128,8 @@ async fn like_wildcards_and_quotes_match_literally(backend: Backend) {
         (r"k\s", json!([{ "title": r"back\slash" }])),
         ("'s", json!([{ "title": "it's" }])),
         ("%", json!([{ "title": "100% Pure" }])),
+        (".*", json!([])),
+        ("(", json!([])),
     ] {
         let response = app
             .graphql_with(
@@ -140,6 +142,34 @@ async fn like_wildcards_and_quotes_match_literally(backend: Backend) {
             "titleContains {needle:?}"
         );
     }
+}
+
+async fn contains_ignores_case_beyond_ascii(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.author_with_books("ÉMILE ZOLA", &[("Ἰλιάς", None)]).await;
+    app.author_with_books("Фёдор Достоевский", &[("Преступление и наказание", None)]).await;
+    app.author_with_books("Emile Other", &[]).await;
+
+    let names = |needle: &'static str| {
+        let app = &app;
+        async move {
+            let response = app
+                .graphql_with(
+                    "query($n: String) { authors(filter: { nameContains: $n }) { nodes { name } } }",
+                    json!({ "n": needle }),
+                )
+                .await;
+            response["data"]["authors"]["nodes"].clone()
+        }
+    };
+    let titles = app
+        .graphql(r#"{ books(filter: { titleContains: "ПРЕСТУПЛЕНИЕ" }) { nodes { title } } }"#)
+        .await;
+
+    assert_eq!(names("émile").await, json!([{ "name": "ÉMILE ZOLA" }]));
+    assert_eq!(names("достоевский").await, json!([{ "name": "Фёдор Достоевский" }]));
+    assert_eq!(names("ФЁДОР").await, json!([{ "name": "Фёдор Достоевский" }]));
+    assert_eq!(titles["data"]["books"]["nodes"], json!([{ "title": "Преступление и наказание" }]));
 }
 
 async fn invalid_ids_in_a_filter_are_bad_user_input(backend: Backend) {
@@ -157,5 +187,6 @@ on_every_backend!(
     title_contains_and_year_range_are_inclusive_at_the_top_level,
     nested_filters_and_book_count_filters_apply_per_author,
     like_wildcards_and_quotes_match_literally,
+    contains_ignores_case_beyond_ascii,
     invalid_ids_in_a_filter_are_bad_user_input,
 );
