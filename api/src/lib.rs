@@ -7,6 +7,8 @@ pub mod app;
 pub mod config;
 /// Connecting, counting statements, migrating.
 pub mod db;
+/// Validated input values: names, titles, years.
+pub mod domain;
 /// The one error type and its conversion to GraphQL errors.
 pub mod error;
 /// The GraphQL schema, its types, loaders and limits.

@@ -1,9 +1,10 @@
 //! Demo data for a fresh database: 40 authors (Unicode names among them) and about 300 books,
 //! the same every time. It writes through the same store functions as the rest of the API.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::{
+    domain::{AuthorName, BookTitle, PublishedYear},
     error::ApiResult,
     store::{self, author::AuthorFilter, book::NewBook},
 };
@@ -69,7 +70,8 @@ pub enum Seeded {
     Inserted { authors: usize, books: usize },
 }
 
-/// Fills an empty database with the demo data, in one transaction.
+/// Fills an empty database with the demo data, in one transaction, through the same validation
+/// and store functions as `createAuthor`.
 ///
 /// # Errors
 /// When the database fails; nothing is written then.
@@ -78,7 +80,17 @@ pub async fn seed(db: &DatabaseConnection) -> ApiResult<Seeded> {
         return Ok(Seeded::AlreadyPopulated);
     }
     let txn = db.begin().await?;
-    let books = insert_demo_data(&txn).await?;
+    let mut books = 0;
+    for (i, name) in AUTHORS.iter().enumerate() {
+        let name = AuthorName::parse("name", name)?;
+        let new_books = (0..3 + (i * 7) % 10)
+            .map(|j| demo_book(i, j))
+            .collect::<ApiResult<Vec<NewBook>>>()?;
+        books += store::author::create_with_books(&txn, &name, &new_books)
+            .await?
+            .1
+            .len();
+    }
     txn.commit().await?;
     Ok(Seeded::Inserted {
         authors: AUTHORS.len(),
@@ -86,24 +98,16 @@ pub async fn seed(db: &DatabaseConnection) -> ApiResult<Seeded> {
     })
 }
 
-async fn insert_demo_data(db: &impl ConnectionTrait) -> ApiResult<usize> {
-    let mut total = 0;
-    for (i, name) in AUTHORS.iter().enumerate() {
-        let author = store::author::insert(db, name).await?;
-        let books: Vec<NewBook> = (0..3 + (i * 7) % 10).map(|j| demo_book(i, j)).collect();
-        total += store::book::insert_many(db, author.id, &books).await?.len();
-    }
-    Ok(total)
-}
-
 /// The `j`-th book of the `i`-th author: a title from the word lists, a year between 1850 and
 /// 2024, and now and then no year at all.
-fn demo_book(i: usize, j: usize) -> NewBook {
+fn demo_book(i: usize, j: usize) -> ApiResult<NewBook> {
     let n = i * 31 + j * 17;
-    let published_year =
-        (!n.is_multiple_of(11)).then(|| 1850 + i32::try_from(n * 13 % 175).unwrap_or(0));
-    NewBook {
-        title: format!("The {} {}", ADJECTIVES[n % 12], NOUNS[(n / 12 + j) % 12]),
-        published_year,
-    }
+    let year = (!n.is_multiple_of(11)).then(|| 1850 + i32::try_from(n * 13 % 175).unwrap_or(0));
+    let title = format!("The {} {}", ADJECTIVES[n % 12], NOUNS[(n / 12 + j) % 12]);
+    Ok(NewBook {
+        title: BookTitle::parse("title", &title)?,
+        published_year: year
+            .map(|y| PublishedYear::parse("publishedYear", y))
+            .transpose()?,
+    })
 }

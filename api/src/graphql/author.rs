@@ -1,6 +1,6 @@
 //! The `Author` type and the author queries.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::author;
 
 use super::{
@@ -8,12 +8,14 @@ use super::{
     book::Book,
     connection::{Connection, Node, TotalCount},
     inputs::{
-        AuthorFilter, AuthorOrder, BookFilter, BookOrder, DEFAULT_PAGE_SIZE, PageArgs,
-        author_ordering, book_ordering, list_complexity, page_size, parse_id,
+        AuthorFilter, AuthorOrder, BookFilter, BookOrder, CreateAuthorInput, DEFAULT_PAGE_SIZE,
+        PageArgs, UpdateAuthorInput, author_ordering, book_ordering, list_complexity, page_size,
+        parse_id,
     },
     loaders::BooksArgs,
 };
 use crate::{
+    domain::AuthorName,
     error::ApiResult,
     store::{self, Window},
 };
@@ -139,5 +141,64 @@ impl AuthorQuery {
             TotalCount::Authors(filter),
             Author,
         ))
+    }
+}
+
+/// What `deleteAuthor` removed.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct DeleteAuthorPayload {
+    /// The deleted author.
+    pub deleted_author_id: ID,
+    /// The author's books, deleted with it, in ascending order.
+    pub deleted_book_ids: Vec<ID>,
+}
+
+/// Mutations of authors; each is one transaction.
+#[derive(Default)]
+pub struct AuthorMutation;
+
+#[Object]
+impl AuthorMutation {
+    /// Creates an author and, in the same transaction, its books: all are written or none.
+    async fn create_author(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateAuthorInput,
+    ) -> ApiResult<Author> {
+        let (name, books) = input.parse()?;
+        let (author, _) = store::author::create_with_books(ctx.db()?, &name, &books).await?;
+        Ok(Author(author))
+    }
+
+    /// Changes an author; omitted fields keep their value.
+    async fn update_author(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateAuthorInput,
+    ) -> ApiResult<Author> {
+        let id = parse_id("id", &id)?;
+        let name = input
+            .name
+            .map(|name| AuthorName::parse("input.name", &name))
+            .transpose()?;
+        let db = ctx.db()?;
+        let author = match name {
+            Some(name) => store::author::rename(db, id, &name).await?,
+            None => store::author::find(db, id)
+                .await?
+                .ok_or_else(|| store::author::not_found(id))?,
+        };
+        Ok(Author(author))
+    }
+
+    /// Deletes an author and all of its books, in one transaction.
+    async fn delete_author(&self, ctx: &Context<'_>, id: ID) -> ApiResult<DeleteAuthorPayload> {
+        let author_id = parse_id("id", &id)?;
+        let book_ids = store::author::delete_with_books(ctx.db()?, author_id).await?;
+        Ok(DeleteAuthorPayload {
+            deleted_author_id: ID(author_id.to_string()),
+            deleted_book_ids: book_ids.into_iter().map(|id| ID(id.to_string())).collect(),
+        })
     }
 }

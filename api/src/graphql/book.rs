@@ -1,13 +1,16 @@
 //! The `Book` type and the book queries.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use entity::book;
 
 use super::{
     ContextExt,
     author::Author,
     connection::{Connection, Node, TotalCount},
-    inputs::{BookFilter, BookOrder, PageArgs, book_ordering, list_complexity, parse_id},
+    inputs::{
+        BookFilter, BookOrder, CreateBookInput, PageArgs, UpdateBookInput, book_ordering,
+        list_complexity, parse_id,
+    },
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -105,5 +108,49 @@ impl BookQuery {
             TotalCount::Books(filter),
             Book,
         ))
+    }
+}
+
+/// What `deleteBook` removed.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct DeleteBookPayload {
+    /// The deleted book.
+    pub deleted_book_id: ID,
+}
+
+/// Mutations of books; each is one statement.
+#[derive(Default)]
+pub struct BookMutation;
+
+#[Object]
+impl BookMutation {
+    /// Creates a book of an existing author.
+    async fn create_book(&self, ctx: &Context<'_>, input: CreateBookInput) -> ApiResult<Book> {
+        let (author_id, book) = input.parse()?;
+        Ok(Book(
+            store::book::insert(ctx.db()?, author_id, &book).await?,
+        ))
+    }
+
+    /// Changes a book, and may move it to another existing author; omitted fields keep their
+    /// value.
+    async fn update_book(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateBookInput,
+    ) -> ApiResult<Book> {
+        let id = parse_id("id", &id)?;
+        let changes = input.parse()?;
+        Ok(Book(store::book::update(ctx.db()?, id, &changes).await?))
+    }
+
+    /// Deletes a book.
+    async fn delete_book(&self, ctx: &Context<'_>, id: ID) -> ApiResult<DeleteBookPayload> {
+        let book_id = parse_id("id", &id)?;
+        store::book::delete(ctx.db()?, book_id).await?;
+        Ok(DeleteBookPayload {
+            deleted_book_id: ID(book_id.to_string()),
+        })
     }
 }

@@ -10,8 +10,7 @@ mod limits;
 mod loaders;
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, MergedObject, Request, Response, Schema,
-    SchemaBuilder,
+    Context, EmptySubscription, MergedObject, Request, Response, Schema, SchemaBuilder,
 };
 use sea_orm::DatabaseConnection;
 
@@ -24,12 +23,21 @@ use crate::error::{ApiError, ApiResult};
 #[graphql(name = "Query")]
 pub struct QueryRoot(author::AuthorQuery, book::BookQuery);
 
+/// Every mutation of the API.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(author::AuthorMutation, book::BookMutation);
+
 /// The service's schema type.
-pub type ApiSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type ApiSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema without data or limits: enough to print the SDL, with no database.
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, EmptyMutation, EmptySubscription> {
-    Schema::build(QueryRoot::default(), EmptyMutation, EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
 }
 
 /// Limits the schema enforces before any SQL runs (`API.md` § Limits).

@@ -5,12 +5,18 @@ use std::collections::HashMap;
 
 use entity::book;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set, Unchanged},
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, SqlErr,
     sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query, WindowStatement},
 };
 
 use super::{CursorValue, Ordering, Page, SortField, Window, contains, read_page};
-use crate::error::ApiResult;
+use crate::{
+    domain::{BookTitle, PublishedYear},
+    error::{ApiError, ApiResult},
+};
 
 /// Where books without a year sort: after every real year in ascending order. Outside `i32`, so no
 /// stored year can tie with it.
@@ -226,15 +232,42 @@ pub async fn count_per_author(
 #[derive(Debug, Clone)]
 pub struct NewBook {
     /// Its title.
-    pub title: String,
+    pub title: BookTitle,
     /// Its year of publication, if known.
-    pub published_year: Option<i32>,
+    pub published_year: Option<PublishedYear>,
+}
+
+impl NewBook {
+    fn row(&self, author_id: i64) -> book::ActiveModel {
+        book::ActiveModel {
+            title: Set(self.title.as_str().to_owned()),
+            published_year: Set(self.published_year.map(PublishedYear::get)),
+            author_id: Set(author_id),
+            ..Default::default()
+        }
+    }
+}
+
+/// Inserts one book under `author_id` and returns the stored row.
+///
+/// # Errors
+/// `NOT_FOUND` when the author does not exist (the foreign key refuses the row); otherwise when
+/// the database fails.
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    author_id: i64,
+    book: &NewBook,
+) -> ApiResult<book::Model> {
+    book.row(author_id)
+        .insert(db)
+        .await
+        .map_err(|err| missing_author_or(err, author_id))
 }
 
 /// Inserts `books` under `author_id` in one statement and returns the stored rows.
 ///
 /// # Errors
-/// When the database fails, for example because the author does not exist.
+/// `NOT_FOUND` when the author does not exist; otherwise when the database fails.
 pub async fn insert_many(
     db: &impl ConnectionTrait,
     author_id: i64,
@@ -243,13 +276,74 @@ pub async fn insert_many(
     if books.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = books.iter().map(|book| book::ActiveModel {
-        title: sea_orm::ActiveValue::Set(book.title.clone()),
-        published_year: sea_orm::ActiveValue::Set(book.published_year),
-        author_id: sea_orm::ActiveValue::Set(author_id),
-        ..Default::default()
-    });
-    Ok(book::Entity::insert_many(rows)
+    book::Entity::insert_many(books.iter().map(|book| book.row(author_id)))
         .exec_with_returning(db)
-        .await?)
+        .await
+        .map_err(|err| missing_author_or(err, author_id))
+}
+
+/// Changes to a book; `None` leaves a column as it is.
+#[derive(Debug, Clone, Default)]
+pub struct BookChanges {
+    /// A new title.
+    pub title: Option<BookTitle>,
+    /// A new year, or `Some(None)` to clear it.
+    pub published_year: Option<Option<PublishedYear>>,
+    /// Move the book to this author.
+    pub author_id: Option<i64>,
+}
+
+/// Applies `changes` to book `id` in one statement and returns the stored row.
+///
+/// # Errors
+/// `NOT_FOUND` for a missing book, or a missing author to move it to; otherwise when the
+/// database fails.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    id: i64,
+    changes: &BookChanges,
+) -> ApiResult<book::Model> {
+    let row = book::ActiveModel {
+        id: Unchanged(id),
+        title: changes
+            .title
+            .as_ref()
+            .map_or(NotSet, |title| Set(title.as_str().to_owned())),
+        published_year: changes
+            .published_year
+            .map_or(NotSet, |year| Set(year.map(PublishedYear::get))),
+        author_id: changes.author_id.map_or(NotSet, Set),
+    };
+    if !row.is_changed() {
+        return find(db, id).await?.ok_or_else(|| not_found(id));
+    }
+    row.update(db).await.map_err(|err| match err {
+        DbErr::RecordNotUpdated => not_found(id),
+        err => missing_author_or(err, changes.author_id.unwrap_or_default()),
+    })
+}
+
+/// Deletes book `id`.
+///
+/// # Errors
+/// `NOT_FOUND` when there is no such book; otherwise when the database fails.
+pub async fn delete(db: &impl ConnectionTrait, id: i64) -> ApiResult<()> {
+    let deleted = book::Entity::delete_by_id(id).exec(db).await?;
+    if deleted.rows_affected == 0 {
+        return Err(not_found(id));
+    }
+    Ok(())
+}
+
+/// The error for a missing book.
+pub fn not_found(id: i64) -> ApiError {
+    ApiError::NotFound { entity: "book", id }
+}
+
+/// `NOT_FOUND` for author `author_id` when `err` is a foreign-key violation, else `err` itself.
+fn missing_author_or(err: DbErr, author_id: i64) -> ApiError {
+    match err.sql_err() {
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => super::author::not_found(author_id),
+        _ => err.into(),
+    }
 }

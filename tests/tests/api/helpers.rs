@@ -13,6 +13,7 @@ use api::{
     app::{AppState, build_app},
     config::Config,
     db::{self, StatementCounter},
+    domain::{AuthorName, BookTitle, PublishedYear},
     store::{self, book::NewBook},
 };
 use axum::{
@@ -140,15 +141,7 @@ impl TestApp {
 
     /// POSTs a JSON body to `/graphql`.
     pub async fn post_json(&self, body: &Value) -> (StatusCode, Value) {
-        let request = Request::post("/graphql")
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("a valid request");
-        let response = self.send(request).await;
-        (
-            response.0,
-            serde_json::from_slice(&response.2).expect("a JSON body"),
-        )
+        send_graphql(self.router.clone(), body.clone()).await
     }
 
     /// Sends any request to the router: status, headers, body.
@@ -167,26 +160,26 @@ impl TestApp {
         (parts.status, parts.headers, bytes)
     }
 
-    /// Inserts an author with books `(title, year)`, through the store; returns the ids.
+    /// Inserts an author with books `(title, year)` through the store, as `createAuthor` does;
+    /// returns the ids.
     pub async fn author_with_books(
         &self,
         name: &str,
         books: &[(&str, Option<i32>)],
     ) -> (i64, Vec<i64>) {
-        let author = store::author::insert(&self.db, name)
-            .await
-            .expect("insert author");
+        let name = AuthorName::parse("name", name).expect("a valid name");
         let books: Vec<NewBook> = books
             .iter()
             .map(|(title, year)| NewBook {
-                title: (*title).to_owned(),
-                published_year: *year,
+                title: BookTitle::parse("title", title).expect("a valid title"),
+                published_year: year
+                    .map(|y| PublishedYear::parse("year", y).expect("a valid year")),
             })
             .collect();
-        let rows = store::book::insert_many(&self.db, author.id, &books)
+        let (author, books) = store::author::create_with_books(&self.db, &name, &books)
             .await
-            .expect("insert books");
-        (author.id, rows.into_iter().map(|b| b.id).collect())
+            .expect("insert an author and books");
+        (author.id, books.into_iter().map(|b| b.id).collect())
     }
 
     /// Inserts `authors` authors named `Author 1`… each with `books` books; returns their ids.
@@ -228,6 +221,26 @@ impl TestApp {
 
 fn b_year(a: usize) -> i32 {
     i32::try_from(a % 100).unwrap_or(0)
+}
+
+/// POSTs a JSON body to `/graphql` on `router`; usable from spawned tasks.
+pub async fn send_graphql(router: Router, body: Value) -> (StatusCode, Value) {
+    let request = Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("a valid request");
+    let response = router
+        .oneshot(request)
+        .await
+        .expect("the router never fails");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).expect("a JSON body"))
 }
 
 /// The `extensions.code` of the first error of a response.

@@ -4,10 +4,12 @@
 #[macro_use]
 mod helpers;
 
+mod concurrency;
 mod filters;
 mod http;
 mod limits;
 mod migrations;
+mod mutations;
 mod pagination;
 mod queries;
 mod schema;
