@@ -3,9 +3,9 @@
 //! Every setting is a flag with a matching environment variable and a default that runs out of the
 //! box; the doc comments below are what `--help` prints.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// The authors-and-books GraphQL service.
 #[derive(Debug, Clone, Parser)]
@@ -23,35 +23,74 @@ pub struct Cli {
 pub enum Command {
     /// Serve GraphQL over HTTP (the default).
     Serve,
+    /// Apply or inspect the database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
     /// Fill an empty database with demo authors and books.
     Seed,
     /// Print the GraphQL schema (SDL) to standard output; needs no database.
     PrintSchema,
 }
 
+/// A migration command.
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Apply pending migrations (all of them unless `--steps`).
+    Up {
+        /// How many migrations to apply.
+        #[arg(long)]
+        steps: Option<u32>,
+    },
+    /// Roll back applied migrations (the last one unless `--steps`).
+    Down {
+        /// How many migrations to roll back.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List every migration and whether it is applied.
+    Status,
+    /// Drop every table, then apply all migrations: ALL DATA IS LOST.
+    Fresh,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Settings shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
-    /// Database to use: `sqlite://FILE?mode=rwc`, `sqlite::memory:` or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://authors.db?mode=rwc"
-    )]
+    /// Database to use: `sqlite://FILE?mode=rwc`, `sqlite::memory:` or `postgres://USER:PASSWORD@HOST/DB`.
+    /// Its password is never logged.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://authors.db?mode=rwc", hide_env_values = true)]
     pub database_url: String,
 
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8000")]
     pub listen_addr: SocketAddr,
 
-    /// Largest `first`/`last` a client may ask for; larger values are refused, never clamped.
+    /// Largest `first`/`last` a client may ask for (1 to 1000); larger values are refused, never
+    /// clamped.
     #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_page_size: u32,
 
     /// Most database connections the pool opens.
-    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10)]
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub db_max_connections: u32,
+
+    /// Seconds to wait for a database connection, at start and per query, before giving up.
+    #[arg(long, env = "DB_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_timeout_secs: u64,
 
     /// Browser origins allowed by CORS, comma-separated, or `*` for any; none by default.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -68,6 +107,27 @@ pub struct Config {
     /// Highest query complexity accepted; a list field costs its page size times its selection.
     #[arg(long, env = "MAX_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub max_query_complexity: usize,
+
+    /// Largest request body, in bytes; larger requests get 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Seconds a request may take before it is answered with 408 and its work is cancelled.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+
+    /// Seconds requests in flight may take to finish after SIGTERM or Ctrl-C.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
+
+    /// Refuse introspection queries (`__schema`, `__type`), e.g. in production.
+    #[arg(long, env = "DISABLE_INTROSPECTION")]
+    pub disable_introspection: bool,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 impl Config {
@@ -76,5 +136,74 @@ impl Config {
         let mut config = Cli::parse_from(["api"]).config;
         config.database_url = database_url.to_owned();
         config
+    }
+
+    /// How long to wait for the database.
+    pub fn db_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_timeout_secs)
+    }
+
+    /// How long a request may take.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// How long requests in flight may take to finish at shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn help_documents_every_setting_with_its_environment_variable() {
+        let help = Cli::command().render_long_help().to_string();
+        for variable in [
+            "DATABASE_URL",
+            "LISTEN_ADDR",
+            "MAX_PAGE_SIZE",
+            "DB_MAX_CONNECTIONS",
+            "DB_TIMEOUT_SECS",
+            "CORS_ALLOWED_ORIGINS",
+            "NO_MIGRATE",
+            "MAX_QUERY_DEPTH",
+            "MAX_QUERY_COMPLEXITY",
+            "MAX_BODY_BYTES",
+            "REQUEST_TIMEOUT_SECS",
+            "SHUTDOWN_TIMEOUT_SECS",
+            "DISABLE_INTROSPECTION",
+            "LOG_FORMAT",
+        ] {
+            assert!(help.contains(&format!("[env: {variable}")), "{variable} missing from --help");
+        }
+        for command in ["serve", "migrate", "seed", "print-schema"] {
+            assert!(help.contains(command), "{command} missing from --help");
+        }
+    }
+
+    #[test]
+    fn settings_parse_from_flags_and_page_sizes_are_bounded() {
+        let cli = Cli::parse_from([
+            "api",
+            "--max-page-size",
+            "50",
+            "--cors-allowed-origins",
+            "https://a.example,https://b.example",
+            "migrate",
+            "down",
+        ]);
+        assert_eq!(cli.config.max_page_size, 50);
+        assert_eq!(cli.config.cors_allowed_origins.len(), 2);
+        assert!(matches!(
+            cli.command,
+            Some(Command::Migrate { action: MigrateAction::Down { steps: 1 } })
+        ));
+        assert!(Cli::try_parse_from(["api", "--max-page-size", "0"]).is_err());
+        assert!(Cli::try_parse_from(["api", "--max-page-size", "1001"]).is_err());
     }
 }

@@ -1,45 +1,22 @@
 //! Connecting to the database, counting its statements and applying migrations.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
-
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-use crate::config::Config;
+use crate::{config::Config, metrics::Metrics};
 
-/// How many SQL statements the connection has executed, counted by SeaORM's metric callback: once
-/// per statement, inside transactions too. Tests read it to assert exact statement counts.
-#[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
-
-impl StatementCounter {
-    /// Statements executed so far.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn increment(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Opens the pool described by `config` and counts every statement it runs.
+/// Opens the pool described by `config` and counts every statement it runs in `metrics`, through
+/// SeaORM's metric callback: once per statement, inside transactions too.
 ///
 /// # Errors
-/// When the database cannot be reached within the connect timeout.
-pub async fn connect(config: &Config) -> Result<(DatabaseConnection, StatementCounter), DbErr> {
+/// When the database cannot be reached within the configured timeout.
+pub async fn connect(config: &Config, metrics: &Metrics) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(&config.database_url);
     options
-        .max_connections(config.db_max_connections.max(1))
+        .max_connections(config.db_max_connections)
         .min_connections(1)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(config.db_timeout())
+        .acquire_timeout(config.db_timeout())
         .sqlx_logging(false);
     // SQLite's own case folding is ASCII-only; `store` filters through a Unicode-aware REGEXP.
     options.map_sqlx_sqlite_opts(|sqlite| sqlite.with_regexp());
@@ -48,10 +25,9 @@ pub async fn connect(config: &Config) -> Result<(DatabaseConnection, StatementCo
         options.max_connections(1);
     }
     let mut db = Database::connect(options).await?;
-    let counter = StatementCounter::default();
-    let callback_counter = counter.clone();
-    db.set_metric_callback(move |_| callback_counter.increment());
-    Ok((db, counter))
+    let metrics = metrics.clone();
+    db.set_metric_callback(move |_| metrics.statement_executed());
+    Ok(db)
 }
 
 /// Applies every pending migration.
@@ -69,9 +45,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 /// When the database cannot be reached or a migration fails.
 pub async fn connect_and_migrate(
     config: &Config,
-) -> Result<(DatabaseConnection, StatementCounter), String> {
+    metrics: &Metrics,
+) -> Result<DatabaseConnection, String> {
     let target = redacted(&config.database_url);
-    let (db, statements) = connect(config).await.map_err(|err| {
+    let db = connect(config, metrics).await.map_err(|err| {
         format!(
             "cannot connect to the database at {target}: {}",
             redact_in(&err.to_string(), &config.database_url)
@@ -82,7 +59,7 @@ pub async fn connect_and_migrate(
             .await
             .map_err(|err| format!("migrating {target} failed: {err}"))?;
     }
-    Ok((db, statements))
+    Ok(db)
 }
 
 /// `url` with its password, if any, replaced by `***`.

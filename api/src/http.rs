@@ -5,15 +5,18 @@ use async_graphql::{
     http::GraphiQLSource,
     parser::{parse_query, types::OperationType},
 };
+use std::time::Instant;
+
 use axum::{
     body::Bytes,
+    extract::rejection::BytesRejection,
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 use serde_json::json;
 
-use crate::{app::AppState, graphql};
+use crate::{app::AppState, graphql, metrics::Outcome};
 
 /// The media type of the GraphQL-over-HTTP spec.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -22,12 +25,27 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 pub async fn post_graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let message = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                format!(
+                    "the request body is larger than the limit of {} bytes",
+                    state.max_body_bytes
+                )
+            } else {
+                rejection.body_text()
+            };
+            return rejected(&state, rejection.status(), &message);
+        }
+    };
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(err) => {
-            return request_error(
+            return rejected(
+                &state,
                 StatusCode::BAD_REQUEST,
                 &format!("the body is not a GraphQL request in JSON: {err}"),
             );
@@ -49,14 +67,16 @@ pub async fn get_graphql(
     let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
         Err(err) => {
-            return request_error(
+            return rejected(
+                &state,
                 StatusCode::BAD_REQUEST,
                 &format!("the URL holds no GraphQL request: {err}"),
             );
         }
     };
     if is_mutation(&request) {
-        let mut response = request_error(
+        let mut response = rejected(
+            &state,
             StatusCode::METHOD_NOT_ALLOWED,
             "mutations are only accepted over POST",
         );
@@ -90,9 +110,19 @@ async fn execute(
     request: async_graphql::Request,
 ) -> Response {
     if request.query.trim().is_empty() {
-        return request_error(StatusCode::BAD_REQUEST, "the request has no `query`");
+        return rejected(state, StatusCode::BAD_REQUEST, "the request has no `query`");
     }
-    let response = graphql::execute(&state.schema, &state.db, request).await;
+    if let Some(operation) = operation_name(&request) {
+        tracing::Span::current().record("operation", operation.as_str());
+    }
+    let started = Instant::now();
+    let response = graphql::execute(&state.schema, &state.db, &state.metrics, request).await;
+    let outcome = if response.errors.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Error
+    };
+    state.metrics.request_finished(outcome, started.elapsed());
     let graphql_media_type = accepts(headers, GRAPHQL_RESPONSE_JSON);
     // With the spec's own media type, a request that never executed (no error has a path) is a
     // 400; with plain JSON every GraphQL response is a 200.
@@ -142,6 +172,36 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         };
         selected && operation.node.ty == OperationType::Mutation
     })
+}
+
+/// The name of the operation `request` runs, if it has one.
+fn operation_name(request: &async_graphql::Request) -> Option<String> {
+    if let Some(name) = &request.operation_name {
+        return Some(name.clone());
+    }
+    let document = parse_query(&request.query).ok()?;
+    let mut operations = document.operations.iter();
+    match (operations.next(), operations.next()) {
+        (Some((name, _)), None) => name.map(ToString::to_string),
+        _ => None,
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(&state.db),
+    )
+        .into_response()
+}
+
+/// A request refused before execution: counted, and answered with a GraphQL-shaped error.
+fn rejected(state: &AppState, status: StatusCode, message: &str) -> Response {
+    state
+        .metrics
+        .request_finished(Outcome::Rejected, std::time::Duration::ZERO);
+    request_error(status, message)
 }
 
 /// A GraphQL-shaped error body for a request that could not be executed at all.

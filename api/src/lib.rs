@@ -15,6 +15,8 @@ pub mod error;
 pub mod graphql;
 /// GraphQL over HTTP and the health checks.
 pub mod http;
+/// Prometheus metrics.
+pub mod metrics;
 /// Demo data.
 pub mod seed;
 /// All SQL: keyset pages, filters, the windowed per-author page, counts, inserts.

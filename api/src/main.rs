@@ -4,10 +4,13 @@ use std::process::ExitCode;
 
 use api::{
     app::{self, AppState},
-    config::{Cli, Command, Config},
-    db, graphql, seed, telemetry,
+    config::{Cli, Command, Config, MigrateAction},
+    db, graphql,
+    metrics::Metrics,
+    seed, telemetry,
 };
 use clap::Parser;
+use migration::{Migrator, MigratorTrait};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -16,9 +19,10 @@ async fn main() -> ExitCode {
         print!("{}", graphql::schema_builder().finish().sdl());
         return ExitCode::SUCCESS;
     }
-    telemetry::init();
+    telemetry::init(cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config).await,
+        Command::Migrate { action } => migrate(&cli.config, action).await,
         Command::Seed => run_seed(&cli.config).await,
         Command::PrintSchema => unreachable!("handled above"),
     };
@@ -32,22 +36,52 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: &Config) -> Result<(), String> {
-    let (db, statements) = db::connect_and_migrate(config).await?;
+    let metrics = Metrics::new();
+    let db = db::connect_and_migrate(config, &metrics).await?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.listen_addr))?;
-    tracing::info!("GraphQL on http://{}/graphql", config.listen_addr);
-    let app = app::build_app(AppState::new(db.clone(), statements, config));
-    app::serve(listener, app)
+    let address = listener
+        .local_addr()
+        .map_err(|err| format!("cannot read the listening address: {err}"))?;
+    tracing::info!(
+        database = %db::redacted(&config.database_url),
+        "GraphQL on http://{address}/graphql"
+    );
+    let app = app::build_app(AppState::new(db.clone(), metrics, config));
+    app::serve(listener, app, app::shutdown_signal(), config.shutdown_timeout())
         .await
         .map_err(|err| format!("server error: {err}"))?;
     db.close()
         .await
-        .map_err(|err| format!("closing the pool: {err}"))
+        .map_err(|err| format!("closing the pool: {err}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: &Config, action: MigrateAction) -> Result<(), String> {
+    let config = Config {
+        no_migrate: true,
+        ..config.clone()
+    };
+    let db = db::connect_and_migrate(&config, &Metrics::new()).await?;
+    let result = match action {
+        MigrateAction::Up { steps } => Migrator::up(&db, steps).await,
+        MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await,
+        MigrateAction::Fresh => Migrator::fresh(&db).await,
+        MigrateAction::Status => Migrator::get_migration_with_status(&db)
+            .await
+            .map(|migrations| {
+                for migration in migrations {
+                    println!("{}\t{}", migration.status(), migration.name());
+                }
+            }),
+    };
+    result.map_err(|err| format!("migration failed: {err}"))
 }
 
 async fn run_seed(config: &Config) -> Result<(), String> {
-    let (db, _) = db::connect_and_migrate(config).await?;
+    let db = db::connect_and_migrate(config, &Metrics::new()).await?;
     match seed::seed(&db)
         .await
         .map_err(|err| format!("seeding failed: {err:?}"))?

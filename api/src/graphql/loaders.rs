@@ -12,6 +12,7 @@ use sea_orm::DatabaseConnection;
 use super::batching::Standstill;
 use crate::{
     error::{ApiError, ApiResult},
+    metrics::Metrics,
     store::{
         self, Cursor, Ordering, Page,
         book::{BookFilter, BookSort},
@@ -33,7 +34,7 @@ pub struct BooksArgs {
 
 /// `Author.books`: one `ROW_NUMBER() OVER (PARTITION BY author_id …)` statement per distinct
 /// [`BooksArgs`], whatever the number of authors.
-pub struct BooksByAuthorLoader(DatabaseConnection);
+pub struct BooksByAuthorLoader(DatabaseConnection, Metrics);
 
 impl Loader<(i64, BooksArgs)> for BooksByAuthorLoader {
     type Value = Page<book::Model>;
@@ -43,6 +44,7 @@ impl Loader<(i64, BooksArgs)> for BooksByAuthorLoader {
         &self,
         keys: &[(i64, BooksArgs)],
     ) -> ApiResult<HashMap<(i64, BooksArgs), Page<book::Model>>> {
+        self.1.batch_loaded("books_by_author", keys.len());
         let mut pages = HashMap::with_capacity(keys.len());
         for (args, author_ids) in group_by_args(keys) {
             let mut found = store::book::page_per_author(
@@ -65,13 +67,14 @@ impl Loader<(i64, BooksArgs)> for BooksByAuthorLoader {
 
 /// `Author.bookCount` and `Author.books.totalCount`: one `GROUP BY author_id` statement per
 /// distinct filter.
-pub struct BookCountByAuthorLoader(DatabaseConnection);
+pub struct BookCountByAuthorLoader(DatabaseConnection, Metrics);
 
 impl Loader<(i64, BookFilter)> for BookCountByAuthorLoader {
     type Value = u64;
     type Error = ApiError;
 
     async fn load(&self, keys: &[(i64, BookFilter)]) -> ApiResult<HashMap<(i64, BookFilter), u64>> {
+        self.1.batch_loaded("book_count_by_author", keys.len());
         let mut counts = HashMap::with_capacity(keys.len());
         for (filter, author_ids) in group_by_args(keys) {
             let found = store::book::count_per_author(&self.0, &author_ids, &filter).await?;
@@ -85,13 +88,14 @@ impl Loader<(i64, BookFilter)> for BookCountByAuthorLoader {
 }
 
 /// `Book.author`: one `WHERE id IN (…)` statement for all the books being resolved.
-pub struct AuthorByIdLoader(DatabaseConnection);
+pub struct AuthorByIdLoader(DatabaseConnection, Metrics);
 
 impl Loader<i64> for AuthorByIdLoader {
     type Value = author::Model;
     type Error = ApiError;
 
     async fn load(&self, ids: &[i64]) -> ApiResult<HashMap<i64, author::Model>> {
+        self.1.batch_loaded("author_by_id", ids.len());
         let authors = store::author::by_ids(&self.0, ids).await?;
         Ok(authors.into_iter().map(|a| (a.id, a)).collect())
     }
@@ -119,13 +123,20 @@ pub struct Loaders {
 impl Loaders {
     /// Fresh loaders over `db` whose batches start at the request's standstills, with no
     /// further delay.
-    pub fn new(db: &DatabaseConnection, standstill: &Standstill) -> Self {
+    pub fn new(db: &DatabaseConnection, metrics: &Metrics, standstill: &Standstill) -> Self {
+        let (db, metrics) = (db.clone(), metrics.clone());
         Self {
-            books: DataLoader::new(BooksByAuthorLoader(db.clone()), standstill.spawner())
-                .delay(Duration::ZERO),
-            book_counts: DataLoader::new(BookCountByAuthorLoader(db.clone()), standstill.spawner())
-                .delay(Duration::ZERO),
-            authors: DataLoader::new(AuthorByIdLoader(db.clone()), standstill.spawner())
+            books: DataLoader::new(
+                BooksByAuthorLoader(db.clone(), metrics.clone()),
+                standstill.spawner(),
+            )
+            .delay(Duration::ZERO),
+            book_counts: DataLoader::new(
+                BookCountByAuthorLoader(db.clone(), metrics.clone()),
+                standstill.spawner(),
+            )
+            .delay(Duration::ZERO),
+            authors: DataLoader::new(AuthorByIdLoader(db, metrics), standstill.spawner())
                 .delay(Duration::ZERO),
         }
     }

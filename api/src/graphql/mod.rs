@@ -16,7 +16,11 @@ use sea_orm::DatabaseConnection;
 
 pub use self::inputs::{MAX_PAGE_SIZE_LIMIT, MaxPageSize};
 use self::{batching::Standstill, limits::QueryLimitCodes, loaders::Loaders};
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    config::Config,
+    error::{ApiError, ApiResult},
+    metrics::Metrics,
+};
 
 /// Every query of the API.
 #[derive(MergedObject, Default)]
@@ -40,32 +44,31 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscript
     )
 }
 
-/// Limits the schema enforces before any SQL runs (`API.md` § Limits).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Largest `first`/`last`.
-    pub max_page_size: u32,
-    /// Deepest query.
-    pub max_depth: usize,
-    /// Highest complexity.
-    pub max_complexity: usize,
-}
-
-/// The schema that serves requests, over `db`.
-pub fn build_schema(db: DatabaseConnection, limits: Limits) -> ApiSchema {
-    schema_builder()
+/// The schema that serves requests over `db`, with the limits and switches of `config`
+/// (`API.md` § Limits).
+pub fn build_schema(db: DatabaseConnection, config: &Config) -> ApiSchema {
+    let builder = schema_builder()
         .data(db)
-        .data(MaxPageSize(limits.max_page_size))
-        .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
-        .extension(QueryLimitCodes)
-        .finish()
+        .data(MaxPageSize(config.max_page_size))
+        .limit_depth(config.max_query_depth)
+        .limit_complexity(config.max_query_complexity)
+        .extension(QueryLimitCodes);
+    if config.disable_introspection {
+        builder.disable_introspection().finish()
+    } else {
+        builder.finish()
+    }
 }
 
 /// Executes one request with fresh per-request loaders whose batches are deterministic.
-pub async fn execute(schema: &ApiSchema, db: &DatabaseConnection, request: Request) -> Response {
+pub async fn execute(
+    schema: &ApiSchema,
+    db: &DatabaseConnection,
+    metrics: &Metrics,
+    request: Request,
+) -> Response {
     let standstill = Standstill::new();
-    let request = request.data(Loaders::new(db, &standstill));
+    let request = request.data(Loaders::new(db, metrics, &standstill));
     standstill.run(schema.execute(request)).await
 }
 

@@ -12,7 +12,8 @@ use std::sync::{
 use api::{
     app::{AppState, build_app},
     config::Config,
-    db::{self, StatementCounter},
+    db,
+    metrics::Metrics,
     domain::{AuthorName, BookTitle, PublishedYear},
     store::{self, book::NewBook},
 };
@@ -61,7 +62,7 @@ macro_rules! on_every_backend {
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
-        api::telemetry::init();
+        api::telemetry::init(api::config::LogFormat::Text);
     }
 });
 
@@ -85,7 +86,7 @@ impl Backend {
 pub struct TestApp {
     pub router: Router,
     pub db: DatabaseConnection,
-    statements: StatementCounter,
+    pub metrics: Metrics,
     _database: Option<TempDatabase>,
 }
 
@@ -107,14 +108,15 @@ impl TestApp {
         };
         let mut config = Config::for_database(&url);
         configure(&mut config);
-        let (db, statements) = db::connect_and_migrate(&config)
+        let metrics = Metrics::new();
+        let db = db::connect_and_migrate(&config, &metrics)
             .await
             .expect("the test database is reachable");
-        let router = build_app(AppState::new(db.clone(), statements.clone(), &config));
+        let router = build_app(AppState::new(db.clone(), metrics.clone(), &config));
         Self {
             router,
             db,
-            statements,
+            metrics,
             _database: database,
         }
     }
@@ -134,9 +136,9 @@ impl TestApp {
 
     /// POSTs a query and returns the response and how many SQL statements it ran.
     pub async fn counted(&self, query: &str) -> (Value, u64) {
-        let before = self.statements.get();
+        let before = self.metrics.statements_executed();
         let response = self.graphql(query).await;
-        (response, self.statements.get() - before)
+        (response, self.metrics.statements_executed() - before)
     }
 
     /// POSTs a JSON body to `/graphql`.

@@ -1,0 +1,163 @@
+//! Prometheus metrics, served at `GET /metrics` (`API.md` § GraphQL endpoint).
+//!
+//! One [`Metrics`] per application: the SQL statement counter here is the very counter the
+//! statement-count tests read.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry, TextEncoder,
+};
+use sea_orm::DatabaseConnection;
+
+/// How a GraphQL request ended.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome {
+    /// Executed without errors.
+    Ok,
+    /// Executed, with errors in the response.
+    Error,
+    /// Refused before execution (malformed, a mutation over GET, too large, …).
+    Rejected,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// The application's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: Histogram,
+    statements: IntCounter,
+    batch_keys: HistogramVec,
+    pool_connections: IntGauge,
+    pool_idle: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Fresh metrics in a registry of their own.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("graphql_requests_total", "GraphQL requests by outcome."),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "graphql_request_duration_seconds",
+                "Time to answer a GraphQL request.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+        )
+        .expect("valid metric");
+        let statements = IntCounter::new("sql_statements_total", "SQL statements executed.")
+            .expect("valid metric");
+        let batch_keys = HistogramVec::new(
+            HistogramOpts::new(
+                "dataloader_batch_keys",
+                "Keys per DataLoader batch (one SQL statement per distinct argument set).",
+            )
+            .buckets(vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]),
+            &["loader"],
+        )
+        .expect("valid metric");
+        let pool_connections = IntGauge::new(
+            "db_pool_connections",
+            "Open database connections, idle or in use.",
+        )
+        .expect("valid metric");
+        let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections.")
+            .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(statements.clone()),
+            Box::new(batch_keys.clone()),
+            Box::new(pool_connections.clone()),
+            Box::new(pool_idle.clone()),
+        ] {
+            registry.register(collector).expect("metric names are unique");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            statements,
+            batch_keys,
+            pool_connections,
+            pool_idle,
+        }
+    }
+
+    /// Counts one SQL statement.
+    pub fn statement_executed(&self) {
+        self.statements.inc();
+    }
+
+    /// SQL statements executed so far.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.get()
+    }
+
+    /// Records one GraphQL request.
+    pub fn request_finished(&self, outcome: Outcome, elapsed: Duration) {
+        self.requests.with_label_values(&[outcome.label()]).inc();
+        self.latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one DataLoader batch of `keys` keys.
+    pub fn batch_loaded(&self, loader: &str, keys: usize) {
+        #[allow(clippy::cast_precision_loss)]
+        self.batch_keys
+            .with_label_values(&[loader])
+            .observe(keys as f64);
+    }
+
+    /// The text exposition of every metric, with the pool gauges read from `db` now.
+    pub fn render(&self, db: &DatabaseConnection) -> String {
+        if let Some((open, idle)) = pool_usage(db) {
+            self.pool_connections.set(open);
+            self.pool_idle.set(idle);
+        }
+        let mut buffer = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(error = %err, "cannot encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Open and idle connections of the pool behind `db`.
+fn pool_usage(db: &DatabaseConnection) -> Option<(i64, i64)> {
+    let (open, idle) = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => return None,
+    };
+    Some((i64::from(open), i64::try_from(idle).unwrap_or(i64::MAX)))
+}
