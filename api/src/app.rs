@@ -62,7 +62,8 @@ impl AppState {
 pub fn build_app(state: AppState) -> Router {
     let cors = cors_layer(&state.cors_allowed_origins);
     let body_limit = DefaultBodyLimit::max(state.max_body_bytes);
-    let timeout = TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout);
+    let timeout =
+        TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, state.request_timeout);
     // One log line per request, when it ends: method, path, GraphQL operation, status, latency.
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request<_>| {

@@ -69,7 +69,12 @@ pub enum LogFormat {
 pub struct Config {
     /// Database to use: `sqlite://FILE?mode=rwc`, `sqlite::memory:` or `postgres://USER:PASSWORD@HOST/DB`.
     /// Its password is never logged.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://authors.db?mode=rwc", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://authors.db?mode=rwc",
+        hide_env_values = true
+    )]
     pub database_url: String,
 
     /// Address and port the HTTP server listens on.
@@ -179,7 +184,10 @@ mod tests {
             "DISABLE_INTROSPECTION",
             "LOG_FORMAT",
         ] {
-            assert!(help.contains(&format!("[env: {variable}")), "{variable} missing from --help");
+            assert!(
+                help.contains(&format!("[env: {variable}")),
+                "{variable} missing from --help"
+            );
         }
         for command in ["serve", "migrate", "seed", "print-schema"] {
             assert!(help.contains(command), "{command} missing from --help");
@@ -201,7 +209,9 @@ mod tests {
         assert_eq!(cli.config.cors_allowed_origins.len(), 2);
         assert!(matches!(
             cli.command,
-            Some(Command::Migrate { action: MigrateAction::Down { steps: 1 } })
+            Some(Command::Migrate {
+                action: MigrateAction::Down { steps: 1 }
+            })
         ));
         assert!(Cli::try_parse_from(["api", "--max-page-size", "0"]).is_err());
         assert!(Cli::try_parse_from(["api", "--max-page-size", "1001"]).is_err());

@@ -27,6 +27,14 @@ pub async fn post_graphql(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // Only JSON: a form or text/plain POST from another site would skip the CORS preflight.
+    if !is_json(&headers) {
+        return rejected(
+            &state,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST /graphql needs `Content-Type: application/json`",
+        );
+    }
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
@@ -146,6 +154,19 @@ async fn execute(
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
+/// Whether the `Content-Type` header is JSON.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media_type| {
+            let media_type = media_type.trim();
+            media_type.eq_ignore_ascii_case("application/json")
+                || media_type.eq_ignore_ascii_case(GRAPHQL_RESPONSE_JSON)
+        })
+}
+
 /// Whether the `Accept` header names `media_type`.
 fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
     headers
@@ -190,7 +211,10 @@ fn operation_name(request: &async_graphql::Request) -> Option<String> {
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(&state.db),
     )
         .into_response()
@@ -198,14 +222,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
 
 /// A request refused before execution: counted, and answered with a GraphQL-shaped error.
 fn rejected(state: &AppState, status: StatusCode, message: &str) -> Response {
-    state
-        .metrics
-        .request_finished(Outcome::Rejected, std::time::Duration::ZERO);
-    request_error(status, message)
-}
-
-/// A GraphQL-shaped error body for a request that could not be executed at all.
-fn request_error(status: StatusCode, message: &str) -> Response {
+    state.metrics.request_rejected();
     let body = json!({ "errors": [{ "message": message }] });
     (status, axum::Json(body)).into_response()
 }

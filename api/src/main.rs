@@ -49,9 +49,14 @@ async fn serve(config: &Config) -> Result<(), String> {
         "GraphQL on http://{address}/graphql"
     );
     let app = app::build_app(AppState::new(db.clone(), metrics, config));
-    app::serve(listener, app, app::shutdown_signal(), config.shutdown_timeout())
-        .await
-        .map_err(|err| format!("server error: {err}"))?;
+    app::serve(
+        listener,
+        app,
+        app::shutdown_signal(),
+        config.shutdown_timeout(),
+    )
+    .await
+    .map_err(|err| format!("server error: {err}"))?;
     db.close()
         .await
         .map_err(|err| format!("closing the pool: {err}"))?;

@@ -16,9 +16,9 @@ use sea_orm::DatabaseConnection;
 pub enum Outcome {
     /// Executed without errors.
     Ok,
-    /// Executed, with errors in the response.
+    /// Executed, with errors in the response (including queries refused by the limits).
     Error,
-    /// Refused before execution (malformed, a mutation over GET, too large, …).
+    /// Refused before execution: malformed, a mutation over GET, too large, wrong media type.
     Rejected,
 }
 
@@ -76,7 +76,9 @@ impl Metrics {
                 "dataloader_batch_keys",
                 "Keys per DataLoader batch (one SQL statement per distinct argument set).",
             )
-            .buckets(vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]),
+            .buckets(vec![
+                1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0,
+            ]),
             &["loader"],
         )
         .expect("valid metric");
@@ -95,7 +97,9 @@ impl Metrics {
             Box::new(pool_connections.clone()),
             Box::new(pool_idle.clone()),
         ] {
-            registry.register(collector).expect("metric names are unique");
+            registry
+                .register(collector)
+                .expect("metric names are unique");
         }
         Self {
             registry,
@@ -118,10 +122,17 @@ impl Metrics {
         self.statements.get()
     }
 
-    /// Records one GraphQL request.
+    /// Records one executed GraphQL request and how long it took.
     pub fn request_finished(&self, outcome: Outcome, elapsed: Duration) {
         self.requests.with_label_values(&[outcome.label()]).inc();
         self.latency.observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one request refused before execution.
+    pub fn request_rejected(&self) {
+        self.requests
+            .with_label_values(&[Outcome::Rejected.label()])
+            .inc();
     }
 
     /// Records one DataLoader batch of `keys` keys.

@@ -8,8 +8,8 @@ use super::{
     book::Book,
     connection::{Connection, Node, TotalCount},
     inputs::{
-        AuthorFilter, AuthorOrder, BookFilter, BookOrder, CreateAuthorInput, DEFAULT_PAGE_SIZE,
-        PageArgs, UpdateAuthorInput, author_ordering, book_ordering, list_complexity, page_size,
+        AuthorFilter, AuthorOrder, BookFilter, BookOrder, CreateAuthorInput, PageArgs,
+        UpdateAuthorInput, author_ordering, book_ordering, list_complexity, optional_page_size,
         parse_id,
     },
     loaders::BooksArgs,
@@ -54,17 +54,14 @@ impl Author {
         order_by: Option<Vec<BookOrder>>,
     ) -> ApiResult<Connection<Book>> {
         let ordering = book_ordering(order_by);
-        let first = match first {
-            Some(first) => page_size("first", first, ctx.max_page_size())?,
-            None => DEFAULT_PAGE_SIZE,
-        };
+        let first = optional_page_size("first", first, ctx.max_page_size())?;
         let after = after
             .map(|text| ordering.parse_cursor("after", &text))
             .transpose()?;
         let args = BooksArgs {
             first,
             after: after.clone(),
-            filter: filter.into(),
+            filter: BookFilter::parse(filter)?,
             ordering: ordering.clone(),
         };
         let total_count = TotalCount::BooksOfAuthor(self.0.id, args.filter.clone());
@@ -89,7 +86,7 @@ impl Author {
         ctx: &Context<'_>,
         #[graphql(desc = "Only count books matching this filter.")] filter: Option<BookFilter>,
     ) -> ApiResult<u64> {
-        let key = (self.0.id, filter.into());
+        let key = (self.0.id, BookFilter::parse(filter)?);
         Ok(ctx.loaders()?.book_counts.load_one(key).await?.unwrap_or(0))
     }
 }

@@ -13,7 +13,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex, PoisonError, Weak,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     task::{Context, Poll, Wake, Waker},
@@ -45,28 +45,28 @@ impl Standstill {
     }
 
     /// A DataLoader spawner whose batches start at the request's next standstill.
+    ///
+    /// A waiting batch holds the request's state only weakly: when the request is dropped
+    /// (client gone, timeout, shutdown) the batch is dropped too, without touching the database.
     pub fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
-        let shared = Arc::clone(&self.0);
+        let shared = Arc::downgrade(&self.0);
         move |batch| {
-            let shared = Arc::clone(&shared);
-            let mut standstills = shared.count.subscribe();
+            let Some(strong) = shared.upgrade() else {
+                return;
+            };
+            let mut standstills = strong.count.subscribe();
             let seen = *standstills.borrow_and_update();
+            drop(strong);
+            let shared = Weak::clone(&shared);
             tokio::spawn(async move {
-                // An error means the request is gone; the batch then runs for nobody, harmlessly.
-                let _ = standstills.wait_for(|count| *count > seen).await;
-                shared.running.fetch_add(1, Ordering::AcqRel);
-                batch.await;
-                if shared.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-                    // The request may have stopped while this batch ran: let it look again.
-                    let waker = shared
-                        .request
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .clone();
-                    if let Some(waker) = waker {
-                        waker.wake();
-                    }
+                if standstills.wait_for(|count| *count > seen).await.is_err() {
+                    return; // the request is gone
                 }
+                let Some(shared) = shared.upgrade() else {
+                    return;
+                };
+                let _running = Running::start(shared);
+                batch.await;
             });
         }
     }
@@ -112,6 +112,33 @@ impl<F: Future> Future for Observed<F> {
             shared.count.send_modify(|count| *count += 1);
         }
         poll
+    }
+}
+
+/// Counts a released batch as running until dropped, even by a panic; when the last running batch
+/// ends, wakes the request so that it can reach its next standstill.
+struct Running(Arc<Shared>);
+
+impl Running {
+    fn start(shared: Arc<Shared>) -> Self {
+        shared.running.fetch_add(1, Ordering::AcqRel);
+        Self(shared)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let waker = self
+                .0
+                .request
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
     }
 }
 

@@ -99,7 +99,7 @@ impl BookQuery {
             before,
         };
         let window = page_args.window(&ordering, ctx.max_page_size())?;
-        let filter = store::book::BookFilter::from(filter);
+        let filter = BookFilter::parse(filter)?;
         let page = store::book::page(ctx.db()?, &filter, &ordering, &window).await?;
         Ok(Connection::new(
             page,

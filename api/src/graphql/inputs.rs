@@ -118,31 +118,73 @@ pub struct BookFilter {
     pub published_year_to: Option<i32>,
 }
 
+/// Most IDs an `ids` filter may list.
+pub const MAX_FILTER_IDS: usize = 1_000;
+
 impl AuthorFilter {
     /// The store's form of an optional filter.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` for a malformed ID, too many IDs or an unusable `nameContains`.
     pub fn parse(filter: Option<Self>) -> ApiResult<AuthorFilterArgs> {
         let Some(filter) = filter else {
             return Ok(AuthorFilterArgs::default());
         };
-        let ids = filter
-            .ids
-            .map(|ids| ids.iter().map(|id| parse_id("filter.ids", id)).collect())
-            .transpose()?;
+        let ids = match filter.ids {
+            Some(ids) if ids.len() > MAX_FILTER_IDS => {
+                return Err(ApiError::bad_input(format!(
+                    "`filter.ids` may list at most {MAX_FILTER_IDS} IDs, got {}",
+                    ids.len()
+                )));
+            }
+            Some(ids) => Some(
+                ids.iter()
+                    .map(|id| parse_id("filter.ids", id))
+                    .collect::<ApiResult<_>>()?,
+            ),
+            None => None,
+        };
         Ok(AuthorFilterArgs {
-            name_contains: filter.name_contains,
+            name_contains: needle(
+                "filter.nameContains",
+                filter.name_contains,
+                AuthorName::MAX_CHARS,
+            )?,
             ids,
         })
     }
 }
 
-impl From<Option<BookFilter>> for BookFilterArgs {
-    fn from(filter: Option<BookFilter>) -> Self {
+impl BookFilter {
+    /// The store's form of an optional filter.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` for an unusable `titleContains`.
+    pub fn parse(filter: Option<Self>) -> ApiResult<BookFilterArgs> {
         let filter = filter.unwrap_or_default();
-        Self {
-            title_contains: filter.title_contains,
+        Ok(BookFilterArgs {
+            title_contains: needle(
+                "filter.titleContains",
+                filter.title_contains,
+                BookTitle::MAX_CHARS,
+            )?,
             published_year_from: filter.published_year_from,
             published_year_to: filter.published_year_to,
-        }
+        })
+    }
+}
+
+/// A `…Contains` text: no longer than the column it searches (a longer one could never match)
+/// and without NUL, which PostgreSQL cannot compare.
+fn needle(field: &str, text: Option<String>, max_chars: usize) -> ApiResult<Option<String>> {
+    match text {
+        Some(text) if text.chars().count() > max_chars => Err(ApiError::bad_input(format!(
+            "`{field}` must be at most {max_chars} characters"
+        ))),
+        Some(text) if text.contains('\0') => Err(ApiError::bad_input(format!(
+            "`{field}` must not contain the NUL character"
+        ))),
+        text => Ok(text),
     }
 }
 
@@ -195,9 +237,8 @@ impl PageArgs {
                     "`first` and `last` cannot be used together",
                 ));
             }
-            (Some(first), None) => (page_size("first", first, max)?, false),
-            (None, Some(last)) => (page_size("last", last, max)?, true),
-            (None, None) => (DEFAULT_PAGE_SIZE.min(u64::from(max.0)), false),
+            (first, None) => (optional_page_size("first", first, max)?, false),
+            (None, Some(last)) => (optional_page_size("last", Some(last), max)?, true),
         };
         let after = self
             .after
@@ -216,11 +257,15 @@ impl PageArgs {
     }
 }
 
-/// Checks a `first`/`last` value against the page-size limit; never clamps.
+/// Checks a `first`/`last` value against the page-size limit, never clamping; the default page
+/// size (or the limit, if lower) when the argument is absent.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` naming the argument and the limit.
-pub fn page_size(argument: &str, value: i32, max: MaxPageSize) -> ApiResult<u64> {
+pub fn optional_page_size(argument: &str, value: Option<i32>, max: MaxPageSize) -> ApiResult<u64> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_PAGE_SIZE.min(u64::from(max.0)));
+    };
     match u32::try_from(value) {
         Ok(size) if size <= max.0 => Ok(u64::from(size)),
         _ => Err(ApiError::bad_input(format!(

@@ -44,7 +44,12 @@ impl Cursor {
     pub(crate) fn decode(ordering: &str, text: &str) -> Option<Self> {
         let json = URL_SAFE_NO_PAD.decode(text).ok()?;
         let wire: Wire<'_> = serde_json::from_slice(&json).ok()?;
-        (wire.ordering == ordering).then(|| Self(wire.keys.into_owned()))
+        // No cursor of ours holds a NUL, which PostgreSQL could not compare.
+        let has_nul = wire
+            .keys
+            .iter()
+            .any(|key| matches!(key, CursorValue::Text(text) if text.contains('\0')));
+        (wire.ordering == ordering && !has_nul).then(|| Self(wire.keys.into_owned()))
     }
 }
 

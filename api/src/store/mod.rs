@@ -12,7 +12,7 @@ use std::{fmt::Debug, hash::Hash};
 
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::{BinOper, Condition, Expr, ExprTrait, Func, IntoColumnRef, LikeExpr, Order},
+    sea_query::{BinOper, Condition, Expr, ExprTrait, IntoColumnRef, Order},
 };
 
 pub use cursor::{Cursor, CursorValue};
@@ -228,8 +228,9 @@ where
 /// literally (`API.md` § Semantics: filters).
 ///
 /// SQLite's `LOWER` and `LIKE` fold ASCII letters only, so there it is a Unicode-aware
-/// case-insensitive `REGEXP` (Rust's `regex`, registered by sqlx) on the escaped needle; elsewhere
-/// `LOWER(column) LIKE` the lowercased needle with `%`, `_` and `\` escaped.
+/// case-insensitive `REGEXP` (Rust's `regex`, registered by sqlx) on the escaped needle. Elsewhere
+/// it is `LOWER(column) LIKE LOWER(pattern)`, so that the database folds both sides the same way,
+/// with `%`, `_` and the escape character `!` escaped.
 fn contains(backend: DbBackend, column: impl IntoColumnRef, needle: &str) -> Expr {
     if backend == DbBackend::Sqlite {
         let pattern = format!("(?i){}", regex::escape(needle));
@@ -237,12 +238,16 @@ fn contains(backend: DbBackend, column: impl IntoColumnRef, needle: &str) -> Exp
     }
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
-    for c in needle.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
         }
         pattern.push(c);
     }
     pattern.push('%');
-    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
+    // `!` rather than `\` as the escape character: it needs no quoting on any backend.
+    Expr::cust_with_exprs(
+        "LOWER($1) LIKE LOWER($2) ESCAPE '!'",
+        [Expr::col(column), Expr::val(pattern)],
+    )
 }

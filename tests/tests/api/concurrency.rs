@@ -1,5 +1,5 @@
-//! Concurrent writers (multi-threaded runtime, a pool of connections on PostgreSQL): nothing is
-//! lost, nothing is orphaned, and races end in a clear outcome.
+//! Concurrent writers (multi-threaded runtime, a pool of connections on a SQLite file and on
+//! PostgreSQL): nothing is lost, nothing is orphaned, and races end in a clear outcome.
 
 use serde_json::json;
 use tokio::task::JoinSet;
@@ -10,7 +10,7 @@ const CREATE_BOOK: &str = "mutation($input: CreateBookInput!) { createBook(input
 const DELETE_AUTHOR: &str = "mutation($id: ID!) { deleteAuthor(id: $id) { deletedBookIds } }";
 
 async fn fifty_concurrent_create_books_for_one_author_all_persist(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_pooled(backend).await;
     let (author, _) = app.author_with_books("Prolific", &[]).await;
 
     let mut writers = JoinSet::new();
@@ -42,7 +42,7 @@ async fn fifty_concurrent_create_books_for_one_author_all_persist(backend: Backe
 }
 
 async fn racing_delete_author_and_create_book_never_leave_an_orphan(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_pooled(backend).await;
 
     for round in 0..20 {
         let (author, _) = app

@@ -183,14 +183,74 @@ async fn contains_ignores_case_beyond_ascii(backend: Backend) {
     );
 }
 
-async fn invalid_ids_in_a_filter_are_bad_user_input(backend: Backend) {
+async fn contains_folds_final_sigma_like_any_sigma(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-
-    let response = app
-        .graphql(r#"{ authors(filter: { ids: ["1", "one"] }) { nodes { id } } }"#)
+    app.author_with_books("Όμηρος", &[("ΟΔΥΣΣΕΙΑ", None), ("Ιλιάς", None)])
         .await;
 
-    assert_eq!(error_code(&response), "BAD_USER_INPUT");
+    let upper = app
+        .graphql(r#"{ books(filter: { titleContains: "ΟΔΥΣ" }) { nodes { title } } }"#)
+        .await;
+    let lower = app
+        .graphql(r#"{ books(filter: { titleContains: "οδυσ" }) { nodes { title } } }"#)
+        .await;
+
+    assert_eq!(
+        upper["data"]["books"]["nodes"],
+        json!([{ "title": "ΟΔΥΣΣΕΙΑ" }])
+    );
+    assert_eq!(
+        lower["data"]["books"]["nodes"],
+        json!([{ "title": "ΟΔΥΣΣΕΙΑ" }])
+    );
+}
+
+async fn unusable_filters_are_bad_user_input(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.author_with_books("Nested filters resolve per author", &[]).await;
+    let too_many: Vec<String> = (1..=1001).map(|i| i.to_string()).collect();
+
+    for (query, variables) in [
+        (
+            r#"{ authors(filter: { ids: ["1", "one"] }) { nodes { id } } }"#,
+            json!({}),
+        ),
+        (
+            "query($ids: [ID!]) { authors(filter: { ids: $ids }) { nodes { id } } }",
+            json!({ "ids": too_many }),
+        ),
+        (
+            "query($t: String) { books(filter: { titleContains: $t }) { nodes { id } } }",
+            json!({ "t": "nul\u{0}" }),
+        ),
+        (
+            "query($t: String) { authors(filter: { nameContains: $t }) { nodes { id } } }",
+            json!({ "t": "x".repeat(101) }),
+        ),
+        (
+            "query($t: String) { authors { nodes { books(filter: { titleContains: $t }) { nodes { id } } } } }",
+            json!({ "t": "x".repeat(201) }),
+        ),
+        (
+            "query($t: String) { authors { nodes { bookCount(filter: { titleContains: $t }) } } }",
+            json!({ "t": "\u{0}" }),
+        ),
+    ] {
+        let response = app.graphql_with(query, variables).await;
+        assert_eq!(
+            error_code(&response),
+            "BAD_USER_INPUT",
+            "{query}: {response}"
+        );
+    }
+    let thousand: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
+    let allowed = app
+        .graphql_with(
+            "query($ids: [ID!]) { authors(filter: { ids: $ids }) { totalCount } }",
+            json!({ "ids": thousand }),
+        )
+        .await;
+    assert_eq!(allowed["data"]["authors"]["totalCount"], 1);
 }
 
 on_every_backend!(
@@ -199,5 +259,6 @@ on_every_backend!(
     nested_filters_and_book_count_filters_apply_per_author,
     like_wildcards_and_quotes_match_literally,
     contains_ignores_case_beyond_ascii,
-    invalid_ids_in_a_filter_are_bad_user_input,
+    contains_folds_final_sigma_like_any_sigma,
+    unusable_filters_are_bad_user_input,
 );

@@ -5,16 +5,16 @@
 //! uniquely named database, runs the real migrations and drops the database when it ends.
 
 use std::sync::{
-    LazyLock,
-    atomic::{AtomicU32, Ordering},
+    Arc, LazyLock, Mutex,
+    atomic::{AtomicBool, AtomicU32, Ordering},
 };
 
 use api::{
     app::{AppState, build_app},
     config::Config,
     db,
-    metrics::Metrics,
     domain::{AuthorName, BookTitle, PublishedYear},
+    metrics::Metrics,
     store::{self, book::NewBook},
 };
 use axum::{
@@ -31,6 +31,18 @@ use tower::ServiceExt;
 /// always, `postgres::name` when `TEST_POSTGRES_URL` is set. With `multi_thread:` first, the tests
 /// run on a two-worker runtime instead of the current thread.
 macro_rules! on_every_backend {
+    (postgres_only: $($test:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    if let Some(crate::helpers::Backend::Postgres(admin_url)) = crate::helpers::Backend::postgres() {
+                        super::$test(admin_url).await;
+                    }
+                }
+            )*
+        }
+    };
     (multi_thread: $($test:ident),* $(,)?) => {
         on_every_backend!(@modules (flavor = "multi_thread", worker_threads = 2);
             sqlite_multi_thread, postgres_multi_thread; $($test),*);
@@ -88,6 +100,7 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub metrics: Metrics,
     _database: Option<TempDatabase>,
+    _file: Option<TempFile>,
 }
 
 impl TestApp {
@@ -103,9 +116,43 @@ impl TestApp {
             Backend::Sqlite => ("sqlite::memory:".to_owned(), None),
             Backend::Postgres(admin_url) => {
                 let database = TempDatabase::create(&admin_url).await;
-                (database.url.clone(), Some(database))
+                (database.url(None), Some(database))
             }
         };
+        Self::over(url, database, configure).await
+    }
+
+    /// On SQLite, the app over a fresh database FILE with a pool of several connections (an
+    /// in-memory database has one), so that writers really contend; on PostgreSQL as `spawn`.
+    pub async fn spawn_pooled(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let file = TempFile::new("db");
+                let url = format!("sqlite://{}?mode=rwc", file.0.display());
+                let mut app = Self::over(url, None, |_| {}).await;
+                app._file = Some(file);
+                app
+            }
+            postgres => Self::spawn(postgres).await,
+        }
+    }
+
+    /// The app over a fresh PostgreSQL database that it reaches through `proxy`.
+    pub async fn spawn_behind(
+        admin_url: &str,
+        proxy: &TcpProxy,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        let database = TempDatabase::create(admin_url).await;
+        let url = database.url(Some(proxy.port));
+        Self::over(url, Some(database), configure).await
+    }
+
+    async fn over(
+        url: String,
+        database: Option<TempDatabase>,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::for_database(&url);
         configure(&mut config);
         let metrics = Metrics::new();
@@ -118,7 +165,39 @@ impl TestApp {
             db,
             metrics,
             _database: database,
+            _file: None,
         }
+    }
+
+    /// Serves the app on a real loopback socket until `shutdown` completes, as the binary does;
+    /// returns the address and the server task.
+    pub async fn listen_until(
+        &self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        grace: std::time::Duration,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address = listener.local_addr().expect("an address");
+        let server = tokio::spawn(api::app::serve(
+            listener,
+            self.router.clone(),
+            shutdown,
+            grace,
+        ));
+        (address, server)
+    }
+
+    /// Serves the app on a real loopback socket for the rest of the test.
+    pub async fn listen(&self) -> std::net::SocketAddr {
+        let (address, _server) = self
+            .listen_until(std::future::pending(), std::time::Duration::ZERO)
+            .await;
+        address
     }
 
     /// POSTs a query and returns the JSON response.
@@ -252,11 +331,35 @@ pub fn error_code(response: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error code in {response}"))
 }
 
+/// A uniquely named file in the temporary directory, removed (with SQLite's companions) on drop.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(extension: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "api_test_{}_{}.{extension}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        Self(std::env::temp_dir().join(name))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut path = self.0.clone().into_os_string();
+            path.push(suffix);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// A uniquely named PostgreSQL database, dropped when the test ends (even by panicking).
 struct TempDatabase {
     admin_url: String,
     name: String,
-    url: String,
 }
 
 impl TempDatabase {
@@ -278,14 +381,91 @@ impl TempDatabase {
             .await
             .expect("create the test database");
         admin.close().await.ok();
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url, |(base, _)| base);
         Self {
             admin_url: admin_url.to_owned(),
-            url: format!("{base}/{name}"),
             name,
         }
+    }
+
+    /// The database's URL, through `port` on 127.0.0.1 instead of the server's own address.
+    fn url(&self, port: Option<u16>) -> String {
+        let base = self
+            .admin_url
+            .rsplit_once('/')
+            .map_or(self.admin_url.as_str(), |(base, _)| base);
+        let base = match (port, base.rsplit_once('@')) {
+            (Some(port), Some((credentials, _))) => format!("{credentials}@127.0.0.1:{port}"),
+            _ => base.to_owned(),
+        };
+        format!("{base}/{}", self.name)
+    }
+}
+
+/// A TCP proxy on loopback that a test can cut (dropping every connection and refusing new ones)
+/// and restore, to play a database outage.
+pub struct TcpProxy {
+    pub port: u16,
+    open: Arc<AtomicBool>,
+    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    /// Forwards 127.0.0.1:`port` to `target` (`host:port`).
+    pub async fn start(target: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let open = Arc::new(AtomicBool::new(true));
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let (open, connections) = (Arc::clone(&open), Arc::clone(&connections));
+            async move {
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    if !open.load(Ordering::SeqCst) {
+                        continue; // dropped: the connection is refused
+                    }
+                    let target = target.clone();
+                    let forward = tokio::spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                    connections
+                        .lock()
+                        .expect("not poisoned")
+                        .push(forward.abort_handle());
+                }
+            }
+        });
+        Self {
+            port,
+            open,
+            connections,
+            accept,
+        }
+    }
+
+    /// Drops every connection and refuses new ones.
+    pub fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().expect("not poisoned").drain(..) {
+            connection.abort();
+        }
+    }
+
+    /// Accepts and forwards connections again.
+    pub fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
     }
 }
 

@@ -148,7 +148,42 @@ async fn malformed_bodies_get_a_400_with_a_graphql_error(backend: Backend) {
     }
 }
 
+async fn a_post_that_is_not_json_is_415_and_writes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mutation =
+        json!({ "query": r#"mutation { createAuthor(input: { name: "CSRF" }) { id } }"# })
+            .to_string();
+
+    let mut statuses = Vec::new();
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = Request::post("/graphql");
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        statuses.push(
+            app.send(request.body(Body::from(mutation.clone())).unwrap())
+                .await
+                .0,
+        );
+    }
+    let charset = Request::post("/graphql")
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .body(Body::from(
+            json!({ "query": "{ authors { totalCount } }" }).to_string(),
+        ))
+        .unwrap();
+
+    assert_eq!(statuses, [StatusCode::UNSUPPORTED_MEDIA_TYPE; 3]);
+    assert_eq!(app.send(charset).await.0, StatusCode::OK);
+    assert_eq!(app.count_rows("author").await, 0);
+}
+
 on_every_backend!(
+    a_post_that_is_not_json_is_415_and_writes_nothing,
     a_query_over_a_real_socket_returns_json,
     get_runs_queries_and_serves_graphiql_to_browsers,
     the_graphql_response_media_type_is_used_when_accepted,

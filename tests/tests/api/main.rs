@@ -13,4 +13,5 @@ mod mutations;
 mod pagination;
 mod queries;
 mod schema;
+mod server;
 mod statements;

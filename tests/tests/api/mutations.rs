@@ -289,16 +289,28 @@ async fn delete_author_cascades_and_returns_exactly_the_deleted_book_ids(backend
     assert_eq!(rows(&app).await, (1, 1));
 }
 
-/// Runs `query` with `variables`; asserts `BAD_USER_INPUT` and that no row changed.
+/// Every author and book, read back through the API.
+async fn everything(app: &TestApp) -> Value {
+    app.graphql(
+        "{ authors(first: 100) { nodes { id name books(first: 100) { nodes { id title publishedYear } } } } }",
+    )
+    .await
+}
+
+/// Runs `query` with `variables`; asserts `BAD_USER_INPUT` and that no row changed at all.
 async fn assert_refused(app: &TestApp, query: &str, variables: Value) {
-    let before = rows(app).await;
+    let before = (rows(app).await, everything(app).await);
     let response = app.graphql_with(query, variables.clone()).await;
     assert_eq!(
         error_code(&response),
         "BAD_USER_INPUT",
         "{variables}: {response}"
     );
-    assert_eq!(rows(app).await, before, "{variables} wrote nothing");
+    assert_eq!(
+        (rows(app).await, everything(app).await),
+        before,
+        "{variables} wrote nothing"
+    );
 }
 
 async fn every_validation_rule_is_bad_user_input_at_its_boundary_and_writes_nothing(
@@ -362,6 +374,19 @@ async fn every_validation_rule_is_bad_user_input_at_its_boundary_and_writes_noth
         )
         .await;
     }
+    // A valid change next to an invalid one is refused whole.
+    assert_refused(
+        &app,
+        UPDATE_BOOK,
+        json!({ "id": book, "input": { "title": "Valid", "publishedYear": 10000 } }),
+    )
+    .await;
+    assert_refused(
+        &app,
+        UPDATE_BOOK,
+        json!({ "id": book, "input": { "title": "Valid", "authorId": "x" } }),
+    )
+    .await;
     for id in ["abc", "1.5", ""] {
         assert_refused(
             &app,

@@ -1,0 +1,305 @@
+//! The server as an operator and a browser see it (`API.md` § GraphQL endpoint, § Limits):
+//! CORS, body limit, timeouts, graceful shutdown, introspection switch, metrics, health under a
+//! database outage. Transport behaviour is tested over real sockets.
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+    sync::oneshot,
+};
+
+use crate::helpers::{Backend, TcpProxy, TestApp, error_code};
+
+const QUERY: &str = "{ authors { nodes { name } } }";
+
+async fn cors_allows_only_the_configured_origins_and_answers_preflight(backend: Backend) {
+    let allowed = TestApp::spawn_with(backend.clone(), |c| {
+        c.cors_allowed_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let closed = TestApp::spawn(backend).await;
+    let (allowed, closed) = (allowed.listen().await, closed.listen().await);
+    let client = reqwest::Client::new();
+    let preflight = |address, origin: &'static str| {
+        client
+            .request(Method::OPTIONS, format!("http://{address}/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+
+    let ok = preflight(allowed, "https://app.example").await.unwrap();
+    let other = preflight(allowed, "https://evil.example").await.unwrap();
+    let default = preflight(closed, "https://app.example").await.unwrap();
+    let post = client
+        .post(format!("http://{allowed}/graphql"))
+        .header("origin", "https://app.example")
+        .json(&json!({ "query": QUERY }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert!(
+        ok.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        default
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert_eq!(
+        post.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+}
+
+async fn a_body_over_the_limit_is_413_before_any_sql(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let address = app.listen().await;
+    let padding = " ".repeat(1024 * 1024);
+    let body = format!(r#"{{"query": "{{ authors {{ totalCount }} }}{padding}"}}"#);
+    let before = app.metrics.statements_executed();
+
+    let response = reqwest::Client::new()
+        .post(format!("http://{address}/graphql"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1048576"),
+        "{body}"
+    );
+    assert_eq!(app.metrics.statements_executed(), before);
+}
+
+/// Opens a connection and sends the headers and the first half of a POST whose body never
+/// completes unless `rest` is written; the request is then in flight on the server.
+async fn start_slow_request(address: std::net::SocketAddr) -> (TcpStream, String) {
+    let body = json!({ "query": QUERY }).to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{first}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    (stream, rest.to_owned())
+}
+
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+async fn a_request_slower_than_the_timeout_gets_408(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.request_timeout_secs = 1).await;
+    let address = app.listen().await;
+
+    let (mut stream, _never_sent) = start_slow_request(address).await;
+    let response = read_response(&mut stream).await;
+
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+}
+
+async fn shutdown_finishes_requests_in_flight_and_refuses_new_ones(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.author_with_books("In Flight", &[]).await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (address, server) = app
+        .listen_until(
+            async { stopped.await.unwrap_or(()) },
+            Duration::from_secs(10),
+        )
+        .await;
+    let (mut stream, rest) = start_slow_request(address).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refused = TcpStream::connect(address).await;
+    stream.write_all(rest.as_bytes()).await.unwrap();
+    let response = read_response(&mut stream).await;
+    let result = tokio::time::timeout(Duration::from_secs(5), server).await;
+
+    assert!(
+        refused.is_err(),
+        "the listener is closed once shutdown starts"
+    );
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(r#"{"data":{"authors":{"nodes":[{"name":"In Flight"}]}}}"#),
+        "{response}"
+    );
+    assert!(
+        matches!(result, Ok(Ok(Ok(())))),
+        "the server stopped cleanly: {result:?}"
+    );
+}
+
+async fn shutdown_is_bounded_when_a_request_never_finishes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let (address, server) = app
+        .listen_until(
+            async { stopped.await.unwrap_or(()) },
+            Duration::from_millis(300),
+        )
+        .await;
+    let (_stream, _never_sent) = start_slow_request(address).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    let result = tokio::time::timeout(Duration::from_secs(5), server).await;
+
+    assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+async fn introspection_can_be_switched_off(backend: Backend) {
+    let open = TestApp::spawn(backend.clone()).await;
+    let closed = TestApp::spawn_with(backend, |c| c.disable_introspection = true).await;
+    let query = "{ __schema { queryType { name } } }";
+
+    let allowed = open.graphql(query).await;
+    let refused = closed.graphql(query).await;
+    let still_works = closed.graphql(QUERY).await;
+
+    assert_eq!(allowed["data"]["__schema"]["queryType"]["name"], "Query");
+    assert_eq!(
+        refused,
+        json!({ "data": { "__schema": null } }),
+        "async-graphql hides the schema"
+    );
+    assert!(still_works.get("errors").is_none(), "{still_works}");
+}
+
+async fn metrics_count_requests_statements_batches_and_the_pool(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(3, 2).await;
+    app.graphql("{ authors { nodes { books { nodes { title } } } } }")
+        .await;
+    app.graphql("{ authors(first: -1) { nodes { name } } }")
+        .await;
+    let (status, _) = app.post_json(&json!({ "nope": 1 })).await;
+    assert_eq!(status, axum::http::StatusCode::BAD_REQUEST);
+
+    let (status, headers, body) = app
+        .send(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let text = String::from_utf8(body).unwrap();
+
+    assert_eq!(status, axum::http::StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    for line in [
+        "graphql_requests_total{outcome=\"ok\"} 1",
+        "graphql_requests_total{outcome=\"error\"} 1",
+        "graphql_requests_total{outcome=\"rejected\"} 1",
+        "graphql_request_duration_seconds_count 2",
+        "dataloader_batch_keys_count{loader=\"books_by_author\"} 1",
+        "dataloader_batch_keys_sum{loader=\"books_by_author\"} 3",
+        "db_pool_connections ",
+        "db_pool_idle_connections ",
+    ] {
+        assert!(text.contains(line), "{line:?} missing from:\n{text}");
+    }
+    let statements = app.metrics.statements_executed();
+    assert!(
+        text.contains(&format!("sql_statements_total {statements}")),
+        "{text}"
+    );
+}
+
+on_every_backend!(
+    cors_allows_only_the_configured_origins_and_answers_preflight,
+    a_body_over_the_limit_is_413_before_any_sql,
+    a_request_slower_than_the_timeout_gets_408,
+    shutdown_finishes_requests_in_flight_and_refuses_new_ones,
+    shutdown_is_bounded_when_a_request_never_finishes,
+    introspection_can_be_switched_off,
+    metrics_count_requests_statements_batches_and_the_pool,
+);
+
+mod outage {
+    use super::*;
+
+    async fn status_of(app: &TestApp, path: &str) -> axum::http::StatusCode {
+        app.send(
+            axum::http::Request::get(path)
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .0
+    }
+
+    /// The database goes away under a running server and comes back.
+    async fn a_database_outage_gives_internal_errors_and_not_ready_then_heals(admin_url: String) {
+        let proxy = TcpProxy::start("127.0.0.1:5432".into()).await;
+        let app = TestApp::spawn_behind(&admin_url, &proxy, |c| c.db_timeout_secs = 1).await;
+        app.author_with_books("Survivor", &[]).await;
+        assert!(app.graphql(QUERY).await.get("errors").is_none());
+
+        proxy.cut();
+        let during = app.graphql(QUERY).await;
+        let ready_during = status_of(&app, "/readyz").await;
+        let healthy_during = status_of(&app, "/healthz").await;
+
+        proxy.restore();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while status_of(&app, "/readyz").await != axum::http::StatusCode::OK {
+            assert!(Instant::now() < deadline, "/readyz did not recover");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let after = app.graphql(QUERY).await;
+
+        assert_eq!(error_code(&during), "INTERNAL_SERVER_ERROR", "{during}");
+        assert_eq!(during["errors"][0]["message"], "internal server error");
+        assert_eq!(ready_during, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(healthy_during, axum::http::StatusCode::OK);
+        assert_eq!(
+            after["data"]["authors"]["nodes"],
+            json!([{ "name": "Survivor" }])
+        );
+    }
+
+    on_every_backend!(postgres_only: a_database_outage_gives_internal_errors_and_not_ready_then_heals);
+}
