@@ -74,7 +74,7 @@ pub fn build_app(state: AppState) -> Router {
             tracing::info_span!(
                 "request",
                 method = %request.method(),
-                path,
+                path = %path,
                 operation = tracing::field::Empty,
             )
         })

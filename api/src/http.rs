@@ -121,7 +121,7 @@ async fn execute(
         return rejected(state, StatusCode::BAD_REQUEST, "the request has no `query`");
     }
     if let Some(operation) = operation_name(&request) {
-        tracing::Span::current().record("operation", operation.as_str());
+        tracing::Span::current().record("operation", tracing::field::display(&operation));
     }
     let started = Instant::now();
     let response = graphql::execute(&state.schema, &state.db, &state.metrics, request).await;

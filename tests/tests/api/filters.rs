@@ -207,7 +207,8 @@ async fn contains_folds_final_sigma_like_any_sigma(backend: Backend) {
 
 async fn unusable_filters_are_bad_user_input(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    app.author_with_books("Nested filters resolve per author", &[]).await;
+    app.author_with_books("Nested filters resolve per author", &[])
+        .await;
     let too_many: Vec<String> = (1..=1001).map(|i| i.to_string()).collect();
 
     for (query, variables) in [

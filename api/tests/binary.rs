@@ -1,0 +1,204 @@
+//! The `api` binary as an operator runs it: start-up failures, logs, signals, migrations.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::TcpStream,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_api");
+
+/// The binary with a clean environment: no setting leaks in from the caller's shell.
+fn api() -> Command {
+    let mut command = Command::new(BIN);
+    for variable in [
+        "DATABASE_URL",
+        "LISTEN_ADDR",
+        "RUST_LOG",
+        "LOG_FORMAT",
+        "NO_MIGRATE",
+        "DB_TIMEOUT_SECS",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+}
+
+/// A child process that is killed if the test panics, so that no server outlives its test.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits up to `limit` for `child` to exit.
+fn wait(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("the child can be polled") {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+#[test]
+fn an_unreachable_database_stops_start_up_quickly_with_one_line_and_no_password() {
+    let started = Instant::now();
+    let output = api()
+        .env("DATABASE_URL", "postgres://app:hunter2@127.0.0.1:9/books")
+        .env("DB_TIMEOUT_SECS", "2")
+        .env("LOG_FORMAT", "json")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert!(!output.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    let line: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON log line");
+    assert_eq!(line["level"], "ERROR");
+    let message = line["fields"]["message"].as_str().unwrap();
+    assert!(message.contains("127.0.0.1:9"), "{message}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[test]
+fn sigterm_finishes_the_server_cleanly_after_logging_each_request() {
+    let mut child = KillOnDrop(
+        api()
+            .env("DATABASE_URL", "sqlite::memory:")
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts"),
+    );
+    let child = &mut child.0;
+    let (lines, received) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr is piped");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let mut log = Vec::new();
+    let address = loop {
+        let line = received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server announces its address");
+        log.push(line.clone());
+        if let Some(url) = line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+        {
+            break url
+                .trim_start_matches("http://")
+                .trim_end_matches("/graphql")
+                .to_owned();
+        }
+    };
+
+    let body = r#"{"query":"query Probe { authors { totalCount } }"}"#;
+    let mut stream = TcpStream::connect(&address).expect("the server accepts");
+    write!(
+        stream,
+        "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    let status = wait(child, Duration::from_secs(15));
+    while let Ok(line) = received.recv_timeout(Duration::from_secs(1)) {
+        log.push(line);
+    }
+    let log = log.join("\n");
+
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains(r#"{"data":{"authors":{"totalCount":0}}}"#),
+        "{response}"
+    );
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit status {status:?}; log:\n{log}"
+    );
+    let request_line = log
+        .lines()
+        .find(|line| line.contains("operation=Probe"))
+        .unwrap_or_else(|| panic!("no request line in:\n{log}"));
+    for part in ["method=POST", "path=/graphql", "status=200", "latency="] {
+        assert!(
+            request_line.contains(part),
+            "{part} missing from {request_line}"
+        );
+    }
+    assert!(log.contains("stopped"), "{log}");
+}
+
+#[test]
+fn migrate_reports_applies_and_rolls_back_the_migrations() {
+    let path = std::env::temp_dir().join(format!("api_binary_test_{}.db", std::process::id()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let run = |args: &[&str]| {
+        let output = api()
+            .env("DATABASE_URL", &url)
+            .args(args)
+            .output()
+            .expect("the binary runs");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8")
+    };
+
+    let fresh = run(&["migrate", "status"]);
+    run(&["migrate", "up"]);
+    let applied = run(&["migrate", "status"]);
+    run(&["migrate", "down"]);
+    let rolled_back = run(&["migrate", "status"]);
+    let _ = std::fs::remove_file(&path);
+
+    assert!(
+        fresh.starts_with("Pending\tm20261126_000001_create_author_and_book"),
+        "{fresh}"
+    );
+    assert!(
+        applied.starts_with("Applied\tm20261126_000001_create_author_and_book"),
+        "{applied}"
+    );
+    assert!(rolled_back.starts_with("Pending"), "{rolled_back}");
+}
+
+#[test]
+fn print_schema_needs_no_database() {
+    let output = api()
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:9/none")
+        .arg("print-schema")
+        .output()
+        .expect("the binary runs");
+    let sdl = String::from_utf8(output.stdout).unwrap();
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../schema.graphql")).unwrap();
+
+    assert!(output.status.success());
+    assert_eq!(sdl, checked_in);
+}
