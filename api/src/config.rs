@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum, builder::BoolishValueParser};
 
 /// The authors-and-books GraphQL service.
 #[derive(Debug, Clone, Parser)]
@@ -102,7 +102,7 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
 
     /// Do not apply pending migrations at start.
-    #[arg(long, env = "NO_MIGRATE")]
+    #[arg(long, env = "NO_MIGRATE", value_parser = BoolishValueParser::new())]
     pub no_migrate: bool,
 
     /// Deepest query accepted (each Relay hop such as `books { nodes { … } }` counts 2).
@@ -127,7 +127,7 @@ pub struct Config {
     pub shutdown_timeout_secs: u64,
 
     /// Refuse introspection queries (`__schema`, `__type`), e.g. in production.
-    #[arg(long, env = "DISABLE_INTROSPECTION")]
+    #[arg(long, env = "DISABLE_INTROSPECTION", value_parser = BoolishValueParser::new())]
     pub disable_introspection: bool,
 
     /// Log format.

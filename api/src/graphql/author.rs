@@ -77,7 +77,14 @@ impl Author {
             limit: first,
             from_end: false,
         };
-        Ok(Connection::new(page, &window, &ordering, total_count, Book))
+        Ok(Connection::new(
+            page,
+            &window,
+            &ordering,
+            total_count,
+            Book,
+            |book| &book.0,
+        ))
     }
 
     /// How many books of this author match the filter (all of them without one).
@@ -137,6 +144,7 @@ impl AuthorQuery {
             &ordering,
             TotalCount::Authors(filter),
             Author,
+            |author| &author.0,
         ))
     }
 }

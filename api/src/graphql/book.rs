@@ -107,6 +107,7 @@ impl BookQuery {
             &ordering,
             TotalCount::Books(filter),
             Book,
+            |book| &book.0,
         ))
     }
 }

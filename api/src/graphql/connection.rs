@@ -1,7 +1,7 @@
 //! Relay cursor connections (`API.md` § Pagination): `edges`, `nodes`, `pageInfo`, and a
 //! `totalCount` that runs its statement only when selected.
 
-use std::borrow::Cow;
+use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{Context, Object, OutputType, SimpleObject, TypeName};
 
@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// A GraphQL type that lists come in.
-pub trait Node: OutputType + Clone {
+pub trait Node: OutputType + Clone + 'static {
     /// The type's name; its list types are `<NAME>Connection` and `<NAME>Edge`.
     const NAME: &'static str;
 }
@@ -43,30 +43,30 @@ impl TotalCount {
     }
 }
 
-/// A page of a list, with the cursors to fetch the pages around it.
+/// Computes the opaque cursor of one node of a connection.
+type CursorFn<N> = Arc<dyn Fn(&N) -> String + Send + Sync>;
+
+/// A page of a list, with the cursors to fetch the pages around it. Cursors are computed only
+/// for the edges and page bounds a query selects.
 pub struct Connection<N> {
-    edges: Vec<Edge<N>>,
-    page_info: PageInfo,
+    nodes: Vec<N>,
+    cursor: CursorFn<N>,
+    has_next_page: bool,
+    has_previous_page: bool,
     total_count: TotalCount,
 }
 
 impl<N: Node> Connection<N> {
-    /// The connection of `page`, read through `window` in `ordering`.
+    /// The connection of `page`, read through `window` in `ordering`; `key` gives the row a node
+    /// stands for.
     pub fn new<F: SortField>(
         page: Page<F::Model>,
         window: &Window,
         ordering: &Ordering<F>,
         total_count: TotalCount,
         node: impl Fn(F::Model) -> N,
+        key: fn(&N) -> &F::Model,
     ) -> Self {
-        let edges: Vec<Edge<N>> = page
-            .rows
-            .into_iter()
-            .map(|row| Edge {
-                cursor: ordering.cursor_of(&row),
-                node: node(row),
-            })
-            .collect();
         // Relay: reading forwards, there is a previous page when we started after a cursor; reading
         // backwards, there is a next page when we started before one.
         let (has_next_page, has_previous_page) = if window.from_end {
@@ -74,15 +74,12 @@ impl<N: Node> Connection<N> {
         } else {
             (page.has_more, window.after.is_some())
         };
-        let page_info = PageInfo {
+        let ordering = ordering.clone();
+        Self {
+            nodes: page.rows.into_iter().map(node).collect(),
+            cursor: Arc::new(move |node: &N| ordering.cursor_of(key(node))),
             has_next_page,
             has_previous_page,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        };
-        Self {
-            edges,
-            page_info,
             total_count,
         }
     }
@@ -92,18 +89,29 @@ impl<N: Node> Connection<N> {
 #[Object(name_type)]
 impl<N: Node> Connection<N> {
     /// The items of this page with their cursors.
-    async fn edges(&self) -> &[Edge<N>] {
-        &self.edges
+    async fn edges(&self) -> Vec<Edge<'_, N>> {
+        self.nodes
+            .iter()
+            .map(|node| Edge {
+                node,
+                cursor: &self.cursor,
+            })
+            .collect()
     }
 
     /// The items of this page, without cursors.
-    async fn nodes(&self) -> Vec<N> {
-        self.edges.iter().map(|edge| edge.node.clone()).collect()
+    async fn nodes(&self) -> &[N] {
+        &self.nodes
     }
 
     /// Where this page lies in the whole list.
-    async fn page_info(&self) -> &PageInfo {
-        &self.page_info
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: self.nodes.first().map(|node| (self.cursor)(node)),
+            end_cursor: self.nodes.last().map(|node| (self.cursor)(node)),
+        }
     }
 
     /// How many items the whole list holds, across all pages; counted only when selected.
@@ -119,26 +127,26 @@ impl<N: Node> TypeName for Connection<N> {
 }
 
 /// An item of a list and the cursor that points at it.
-pub struct Edge<N> {
-    cursor: String,
-    node: N,
+pub struct Edge<'a, N> {
+    node: &'a N,
+    cursor: &'a CursorFn<N>,
 }
 
 /// An item of a list and its cursor.
 #[Object(name_type)]
-impl<N: Node> Edge<N> {
+impl<N: Node> Edge<'_, N> {
     /// Pass it as `after` (or `before`) to fetch the items that follow (or precede) this one.
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn cursor(&self) -> String {
+        (self.cursor)(self.node)
     }
 
     /// The item.
     async fn node(&self) -> &N {
-        &self.node
+        self.node
     }
 }
 
-impl<N: Node> TypeName for Edge<N> {
+impl<N: Node> TypeName for Edge<'_, N> {
     fn type_name() -> Cow<'static, str> {
         format!("{}Edge", N::NAME).into()
     }

@@ -15,7 +15,7 @@ use async_graphql::{
 use sea_orm::DatabaseConnection;
 
 pub use self::inputs::{MAX_PAGE_SIZE_LIMIT, MaxPageSize};
-use self::{batching::Standstill, limits::QueryLimitCodes, loaders::Loaders};
+use self::{batching::Standstill, loaders::Loaders};
 use crate::{
     config::Config,
     error::{ApiError, ApiResult},
@@ -51,8 +51,7 @@ pub fn build_schema(db: DatabaseConnection, config: &Config) -> ApiSchema {
         .data(db)
         .data(MaxPageSize(config.max_page_size))
         .limit_depth(config.max_query_depth)
-        .limit_complexity(config.max_query_complexity)
-        .extension(QueryLimitCodes);
+        .limit_complexity(config.max_query_complexity);
     if config.disable_introspection {
         builder.disable_introspection().finish()
     } else {
@@ -69,7 +68,9 @@ pub async fn execute(
 ) -> Response {
     let standstill = Standstill::new();
     let request = request.data(Loaders::new(db, metrics, &standstill));
-    standstill.run(schema.execute(request)).await
+    let mut response = standstill.run(schema.execute(request)).await;
+    limits::add_limit_codes(&mut response);
+    response
 }
 
 /// Typed access to what resolvers need from the context.

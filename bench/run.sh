@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# The load benchmark of BENCHMARKS.md: loads a dataset through the project's migrations, starts
+# the release server on loopback, drives it with wrk, and prints markdown tables.
+#
+#   bench/run.sh [--backend postgres|sqlite] [--runs N] [--seconds S] [--no-curve]
+#   bench/run.sh --quick      # tiny dataset, debug build, seconds: keeps the benchmark from rotting
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BACKEND=postgres RUNS=3 DURATION=10 CONCURRENCY=16 AUTHORS=10000 BOOKS=10 CURVE=1 PROFILE=release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) RUNS=1 DURATION=2 AUTHORS=200 CURVE=0 PROFILE=dev ;;
+    --backend) BACKEND="$2"; shift ;;
+    --runs) RUNS="$2"; shift ;;
+    --seconds) DURATION="$2"; shift ;;
+    --no-curve) CURVE=0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+BIN=target/$([ "$PROFILE" = dev ] && echo debug || echo release)
+PORT=18088
+URL="http://127.0.0.1:$PORT"
+
+cargo build --quiet --profile "$PROFILE" -p api -p bench --bins
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk" >&2
+  apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
+fi
+
+PG_ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+PG_DB="bench_$$"
+SQLITE_FILE="$(pwd)/target/bench_$$.db"
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  if [ "$BACKEND" = postgres ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true; fi
+  rm -f "$SQLITE_FILE" "$SQLITE_FILE-wal" "$SQLITE_FILE-shm"
+}
+trap cleanup EXIT
+
+if [ "$BACKEND" = postgres ]; then
+  psql -q "$PG_ADMIN" -c "CREATE DATABASE $PG_DB" >/dev/null
+  DATABASE_URL="${PG_ADMIN%/*}/$PG_DB"
+else
+  DATABASE_URL="sqlite://$SQLITE_FILE?mode=rwc"
+fi
+export DATABASE_URL
+
+load() { "$BIN/bench" load --authors "$1" --books-per-author "$2" >&2; }
+
+start_server() {
+  LISTEN_ADDR="127.0.0.1:$PORT" RUST_LOG=warn NO_MIGRATE=1 "$BIN/api" serve &
+  SERVER=$!
+  for _ in $(seq 1 100); do curl -sf "$URL/readyz" >/dev/null && return; sleep 0.1; done
+  echo "the server did not become ready" >&2; exit 1
+}
+stop_server() { kill "$SERVER"; wait "$SERVER" || true; SERVER=""; }
+metric() { curl -s "$URL/metrics" | awk -v name="$1" '$1 ~ "^"name {sum += $2} END {print sum + 0}'; }
+peak_mb() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status"; }
+median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+body() { printf '{"query":"%s"}' "$1"; }
+
+# statements BODY: the SQL statements one request runs, read from /metrics around it.
+statements() {
+  local before
+  before=$(metric sql_statements_total)
+  curl -sf -H 'content-type: application/json' -d "$1" "$URL/graphql" >/dev/null
+  echo $(( $(metric sql_statements_total) - before ))
+}
+
+# drive NAME BODY [WRITE]: RUNS runs of wrk; prints one markdown row with medians.
+drive() {
+  local name="$1" request="$2" write="${3:-0}" results=() per_request=1
+  [ "$write" = 1 ] || per_request=$(statements "$request")
+  for _ in $(seq 1 "$RUNS"); do
+    results+=("$(BENCH_BODY="$request" BENCH_WRITE="$write" BENCH_AUTHORS="$AUTHORS" \
+      wrk -t2 -c"$CONCURRENCY" -d"${DURATION}s" -s bench/wrk/graphql.lua "$URL/graphql" | grep '^RESULT')")
+  done
+  field() { printf '%s\n' "${results[@]}" | sed -n "s/.*$1=\([^ ]*\).*/\1/p" | median; }
+  echo "| $name | $(field rps) | $(field p50_ms) | $(field p99_ms) | $(field errors) | $per_request | $(peak_mb) |"
+}
+
+# floor QUERY [PAGE]: the same statements straight through the driver; median requests/s.
+floor() {
+  for _ in $(seq 1 "$RUNS"); do
+    "$BIN/bench" floor --query "$1" --page "${2:-100}" --concurrency "$CONCURRENCY" --seconds "$DURATION" \
+      | sed -n 's/.*requests\/s \([^ ]*\) p50_ms \([^ ]*\) p99_ms \([^ ]*\).*/\1 \2 \3/p'
+  done | sort -g | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}'
+}
+
+Q1='{ authors(first: 100) { nodes { id name books { nodes { id title publishedYear } } } } }'
+Q2='{ books(first: 100) { nodes { title author { name books(first: 3) { nodes { title } } } } } }'
+Q3='{ author(id: \"'$((AUTHORS / 2))'\") { name books { nodes { title } } } }'
+
+echo "backend: $BACKEND, $AUTHORS authors x $BOOKS books, concurrency $CONCURRENCY, ${DURATION}s x $RUNS runs (median), $(nproc) cores"
+load "$AUTHORS" "$BOOKS"
+start_server
+echo
+echo "| query | requests/s | p50 ms | p99 ms | errors | SQL statements/request | server peak RSS MB |"
+echo "|---|---|---|---|---|---|---|"
+drive "Q1 nested page" "$(body "$Q1")"
+drive "Q2 deep" "$(body "$Q2")"
+drive "Q3 point" "$(body "$Q3")"
+drive "Q4 createBook" "" 1
+stop_server
+
+echo
+echo "| floor (same SQL, no HTTP/GraphQL) | requests/s | p50 ms | p99 ms |"
+echo "|---|---|---|---|"
+for q in q1 q2 q3; do
+  read -r rps p50 p99 <<<"$(floor "$q")"
+  echo "| $q | $rps | $p50 | $p99 |"
+done
+
+if [ "$CURVE" = 1 ]; then
+  CURVE_AUTHORS=2000
+  echo
+  echo "Cost curve: Q1 with N authors per page and M books per author (all of them: books(first: 100)), $CURVE_AUTHORS authors"
+  echo
+  echo "| authors/page | books/author | rows returned | requests/s | p50 ms | p99 ms | SQL statements/request |"
+  echo "|---|---|---|---|---|---|---|"
+  for books in 1 10 100; do
+    load "$CURVE_AUTHORS" "$books"
+    start_server
+    for page in 10 50 100; do
+      query="{ authors(first: $page) { nodes { id name books(first: 100) { nodes { id title publishedYear } } } } }"
+      row=$(drive x "$(body "$query")")
+      echo "$row" | awk -F'|' -v p="$page" -v b="$books" '{printf "| %s | %s | %d |%s|%s|%s|%s|\n", p, b, p + p * b, $3, $4, $5, $7}'
+    done
+    stop_server
+  done
+fi

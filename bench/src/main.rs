@@ -1,0 +1,120 @@
+//! The benchmark's own tools: a bulk loader for the deterministic dataset, and the *floor*: the
+//! SQL statements of a request issued straight through the same driver and pool, with no HTTP and
+//! no GraphQL. `bench/run.sh` drives the server itself with `wrk`; see BENCHMARKS.md.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use api::{config::Config, db, metrics::Metrics};
+use bench::{Query, load, statements_of};
+use clap::{Parser, Subcommand};
+use sea_orm::DatabaseConnection;
+
+/// Benchmark tools.
+#[derive(Parser)]
+struct Cli {
+    /// The database.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+    /// Pool size (the server's default is 10).
+    #[arg(long, default_value_t = 10)]
+    connections: u32,
+    #[command(subcommand)]
+    command: Tool,
+}
+
+#[derive(Subcommand)]
+enum Tool {
+    /// Recreate the schema through the project's migrations and load the dataset in bulk.
+    Load {
+        /// Authors to create.
+        #[arg(long, default_value_t = 10_000)]
+        authors: u32,
+        /// Books per author.
+        #[arg(long, default_value_t = 10)]
+        books_per_author: u32,
+    },
+    /// Run the statements of one query straight through the pool, at a fixed concurrency.
+    Floor {
+        /// Which query's statements.
+        #[arg(long, value_enum)]
+        query: Query,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Authors per page (Q1).
+        #[arg(long, default_value_t = 100)]
+        page: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let cli = Cli::parse();
+    let mut config = Config::for_database(&cli.database_url);
+    config.db_max_connections = cli.connections;
+    config.no_migrate = true;
+    let db = db::connect_and_migrate(&config, &Metrics::new()).await?;
+    match cli.command {
+        Tool::Load {
+            authors,
+            books_per_author,
+        } => load(&db, authors, books_per_author).await,
+        Tool::Floor {
+            query,
+            concurrency,
+            seconds,
+            page,
+        } => floor(db, query, concurrency, Duration::from_secs(seconds), page).await,
+    }
+}
+
+/// Runs `query`'s statements from `concurrency` clients for `duration`; prints requests/s and
+/// latency percentiles in the same shape as `run.sh` reports the server.
+async fn floor(
+    db: DatabaseConnection,
+    query: Query,
+    concurrency: usize,
+    duration: Duration,
+    page: u64,
+) -> Result<(), String> {
+    let db = Arc::new(db);
+    let deadline = Instant::now() + duration;
+    let mut clients = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let db = Arc::clone(&db);
+        clients.spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                statements_of(&db, query, page).await?;
+                latencies.push(started.elapsed());
+            }
+            Ok::<_, String>(latencies)
+        });
+    }
+    let mut latencies = Vec::new();
+    while let Some(result) = clients.join_next().await {
+        latencies.extend(result.map_err(|e| e.to_string())??);
+    }
+    latencies.sort_unstable();
+    let percentile = |p: f64| {
+        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies
+            .get(index)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "floor requests/s {:.1} p50_ms {:.2} p99_ms {:.2} requests {}",
+        latencies.len() as f64 / duration.as_secs_f64(),
+        percentile(0.50),
+        percentile(0.99),
+        latencies.len()
+    );
+    Ok(())
+}
