@@ -1,7 +1,10 @@
 //! Connecting to the database, counting its statements and applying migrations.
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DbErr,
+    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
+};
 
 use crate::{config::Config, metrics::Metrics};
 
@@ -18,9 +21,22 @@ pub async fn connect(config: &Config, metrics: &Metrics) -> Result<DatabaseConne
         .connect_timeout(config.db_timeout())
         .acquire_timeout(config.db_timeout())
         .sqlx_logging(false);
+    let in_memory =
+        config.database_url.contains(":memory:") || config.database_url.contains("mode=memory");
     // SQLite's own case folding is ASCII-only; `store` filters through a Unicode-aware REGEXP.
-    options.map_sqlx_sqlite_opts(|sqlite| sqlite.with_regexp());
-    if config.database_url.contains(":memory:") || config.database_url.contains("mode=memory") {
+    // A file database runs in WAL mode, where readers and the writer do not block each other
+    // (with the default rollback journal, concurrent writes failed with "database is locked").
+    options.map_sqlx_sqlite_opts(move |sqlite| {
+        let sqlite = sqlite.with_regexp();
+        if in_memory {
+            sqlite
+        } else {
+            sqlite
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+        }
+    });
+    if in_memory {
         // Every connection to an in-memory SQLite database would see its own empty database.
         options.max_connections(1);
     }
