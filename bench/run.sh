@@ -62,17 +62,30 @@ peak_mb() { awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$SERVER/status"; }
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 body() { printf '{"query":"%s"}' "$1"; }
 
+# settle: waits until requests still in flight from the last wrk run have finished.
+settle() {
+  local previous=-1 current
+  current=$(metric sql_statements_total)
+  while [ "$current" != "$previous" ]; do
+    sleep 0.5
+    previous=$current
+    current=$(metric sql_statements_total)
+  done
+}
+
 # statements BODY: the SQL statements one request runs, read from /metrics around it.
 statements() {
   local before
+  settle
   before=$(metric sql_statements_total)
   curl -sf -H 'content-type: application/json' -d "$1" "$URL/graphql" >/dev/null
   echo $(( $(metric sql_statements_total) - before ))
 }
 
-# drive NAME BODY [WRITE]: RUNS runs of wrk; prints one markdown row with medians.
+# drive NAME BODY [WRITE [STATEMENTS]]: RUNS runs of wrk; prints one markdown row with medians.
+# Fails when a request errs or, given STATEMENTS, runs another number of SQL statements.
 drive() {
-  local name="$1" request="$2" write="${3:-0}" results=() per_request=1
+  local name="$1" request="$2" write="${3:-0}" expected="${4:-}" results=() per_request=1
   [ "$write" = 1 ] || per_request=$(statements "$request")
   for _ in $(seq 1 "$RUNS"); do
     results+=("$(BENCH_BODY="$request" BENCH_WRITE="$write" BENCH_AUTHORS="$AUTHORS" \
@@ -80,6 +93,10 @@ drive() {
   done
   field() { printf '%s\n' "${results[@]}" | sed -n "s/.*$1=\([^ ]*\).*/\1/p" | median; }
   echo "| $name | $(field rps) | $(field p50_ms) | $(field p99_ms) | $(field errors) | $per_request | $(peak_mb) |"
+  if [ "$(field errors)" != 0 ] || { [ -n "$expected" ] && [ "$per_request" != "$expected" ]; }; then
+    echo "FAILED: $name had errors or ran $per_request SQL statements (expected ${expected:-any})" >&2
+    exit 1
+  fi
 }
 
 # floor QUERY [PAGE]: the same statements straight through the driver; median requests/s.
@@ -103,9 +120,9 @@ start_server
 echo
 echo "| query | requests/s | p50 ms | p99 ms | errors | SQL statements/request | server peak RSS MB |"
 echo "|---|---|---|---|---|---|---|"
-drive "Q1 nested page" "$(body "$Q1")"
-drive "Q2 deep" "$(body "$Q2")"
-drive "Q3 point" "$(body "$Q3")"
+drive "Q1 nested page" "$(body "$Q1")" 0 2
+drive "Q2 deep" "$(body "$Q2")" 0 3
+drive "Q3 point" "$(body "$Q3")" 0 2
 drive "Q4 createBook" "" 1
 stop_server
 
@@ -129,7 +146,7 @@ if [ "$CURVE" = 1 ]; then
     start_server
     for page in 10 50 100; do
       query="{ authors(first: $page) { nodes { id name books(first: 100) { nodes { id title publishedYear } } } } }"
-      row=$(drive x "$(body "$query")")
+      row=$(drive x "$(body "$query")" 0 2)
       echo "$row" | awk -F'|' -v p="$page" -v b="$books" '{printf "| %s | %s | %d |%s|%s|%s|%s|\n", p, b, p + p * b, $3, $4, $5, $7}'
     done
     stop_server
