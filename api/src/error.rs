@@ -4,7 +4,10 @@
 //! async-graphql is on, so a database error can only reach a client through [`ApiError`], whose
 //! conversion logs the cause and sends a generic message (`API.md` § Errors).
 
-use std::sync::Arc;
+use std::sync::{
+    Arc, LazyLock,
+    atomic::{AtomicU64, Ordering},
+};
 
 use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
@@ -57,10 +60,33 @@ impl From<DbErr> for ApiError {
 
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
-        if let ApiError::Internal(cause) = &err {
-            tracing::error!(error.cause = %cause, error.debug = ?cause, "database error");
-        }
         let code = err.code();
-        async_graphql::Error::new(err.to_string()).extend_with(|_, ext| ext.set("code", code))
+        let error_id = match &err {
+            ApiError::Internal(cause) => {
+                let id = next_error_id();
+                tracing::error!(error.id = %id, error.cause = %cause, error.debug = ?cause, "database error");
+                Some(id)
+            }
+            _ => None,
+        };
+        async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(id) = &error_id {
+                // The one detail a client gets of an internal error: the key to its log line.
+                ext.set("errorId", id.as_str());
+            }
+        })
     }
+}
+
+/// A new identifier for an internal error: unique within this process and, through its start
+/// time, across restarts.
+fn next_error_id() -> String {
+    static STARTED: LazyLock<u64> = LazyLock::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{:x}-{:x}", *STARTED, NEXT.fetch_add(1, Ordering::Relaxed))
 }

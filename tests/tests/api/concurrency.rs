@@ -81,7 +81,40 @@ async fn racing_delete_author_and_create_book_never_leave_an_orphan(backend: Bac
     assert_eq!(app.count_rows("book").await, 0);
 }
 
+async fn one_connection_serves_concurrent_nested_reads_and_writes(backend: Backend) {
+    let app = TestApp::spawn_pooled_with(backend, |c| c.db_max_connections = 1).await;
+    let authors = app.authors_with_books(20, 3).await;
+    let nested = "{ books(first: 50) { nodes { author { name bookCount books(first: 2) { totalCount nodes { title } } } } } }";
+
+    let mut clients = JoinSet::new();
+    for i in 0..40 {
+        let body = if i % 2 == 0 {
+            json!({ "query": nested })
+        } else {
+            json!({ "query": CREATE_BOOK, "variables": { "input": { "authorId": authors[i % 20], "title": format!("Under pressure {i}") } } })
+        };
+        let router = app.router.clone();
+        clients.spawn(async move { send_graphql(router, body).await.1 });
+    }
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut responses = Vec::new();
+        while let Some(response) = clients.join_next().await {
+            responses.push(response.unwrap());
+        }
+        responses
+    })
+    .await
+    .expect("no deadlock between a transaction and the loaders on a single connection");
+
+    for response in &finished {
+        assert!(response.get("errors").is_none(), "{response}");
+    }
+    assert_eq!(finished.len(), 40);
+    assert_eq!(app.count_rows("book").await, 60 + 20);
+}
+
 on_every_backend!(
     multi_thread: fifty_concurrent_create_books_for_one_author_all_persist,
+    one_connection_serves_concurrent_nested_reads_and_writes,
     racing_delete_author_and_create_book_never_leave_an_orphan,
 );

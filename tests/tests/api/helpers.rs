@@ -125,15 +125,20 @@ impl TestApp {
     /// On SQLite, the app over a fresh database FILE with a pool of several connections (an
     /// in-memory database has one), so that writers really contend; on PostgreSQL as `spawn`.
     pub async fn spawn_pooled(backend: Backend) -> Self {
+        Self::spawn_pooled_with(backend, |_| {}).await
+    }
+
+    /// As [`TestApp::spawn_pooled`], with settings changed by `configure`.
+    pub async fn spawn_pooled_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
         match backend {
             Backend::Sqlite => {
                 let file = TempFile::new("db");
                 let url = format!("sqlite://{}?mode=rwc", file.0.display());
-                let mut app = Self::over(url, None, |_| {}).await;
+                let mut app = Self::over(url, None, configure).await;
                 app._file = Some(file);
                 app
             }
-            postgres => Self::spawn(postgres).await,
+            postgres => Self::spawn_with(postgres, configure).await,
         }
     }
 

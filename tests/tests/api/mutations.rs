@@ -480,10 +480,15 @@ async fn database_errors_are_internal_without_sql_and_roll_back(backend: Backend
         )
         .await;
 
+    let mut error_ids = Vec::new();
     for response in [&read, &write] {
         assert_eq!(error_code(response), "INTERNAL_SERVER_ERROR", "{response}");
         for error in response["errors"].as_array().unwrap() {
             assert_eq!(error["message"], "internal server error");
+            let id = error["extensions"]["errorId"]
+                .as_str()
+                .expect("an errorId to find the log line");
+            error_ids.push(id.to_owned());
         }
         let text = response.to_string().to_lowercase();
         for leak in LEAKS {
@@ -494,6 +499,12 @@ async fn database_errors_are_internal_without_sql_and_roll_back(backend: Backend
         app.count_rows("author").await,
         1,
         "the author of the failed createAuthor was rolled back"
+    );
+    let distinct: std::collections::HashSet<_> = error_ids.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        error_ids.len(),
+        "one errorId per error: {error_ids:?}"
     );
 }
 
