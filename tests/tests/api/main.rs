@@ -6,6 +6,7 @@ mod helpers;
 
 mod concurrency;
 mod filters;
+mod hostile;
 mod http;
 mod limits;
 mod migrations;
