@@ -46,7 +46,58 @@ async fn aliased_pages_add_up_to_the_complexity_limit(backend: Backend) {
     );
 }
 
+async fn amplification_attempts_are_refused_before_any_sql(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(3, 3).await;
+    let aliases: Vec<String> = (0..1000)
+        .map(|i| format!("a{i}: authors(first: 100) {{ nodes {{ id }} }}"))
+        .collect();
+    let thousand_aliases = format!("{{ {} }}", aliases.join(" "));
+    let fragment_cycle = "query { authors { nodes { ...A } } }
+        fragment A on Author { books { nodes { author { ...B } } } }
+        fragment B on Author { ...A }";
+    let huge_list: Vec<String> = (0..50_000).map(|i| i.to_string()).collect();
+
+    let (aliased, aliased_statements) = app.counted(&thousand_aliases).await;
+    let (cycle, cycle_statements) = app.counted(fragment_cycle).await;
+    let before = app.metrics.statements_executed();
+    let huge = app
+        .graphql_with(
+            "query($ids: [ID!]) { authors(filter: { ids: $ids }) { nodes { id } } }",
+            serde_json::json!({ "ids": huge_list }),
+        )
+        .await;
+    let huge_statements = app.metrics.statements_executed() - before;
+    let (batch_status, batch) = app
+        .post_json(&serde_json::Value::Array(vec![
+            serde_json::json!({ "query": "{ authors { totalCount } }" });
+            100
+        ]))
+        .await;
+
+    assert_eq!(error_code(&aliased), "QUERY_TOO_COMPLEX");
+    assert!(
+        cycle["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cycle")
+            || cycle.get("errors").is_some(),
+        "{cycle}"
+    );
+    assert_eq!(error_code(&huge), "BAD_USER_INPUT");
+    assert_eq!(
+        batch_status,
+        axum::http::StatusCode::BAD_REQUEST,
+        "batches are not accepted: {batch}"
+    );
+    assert_eq!(
+        (aliased_statements, cycle_statements, huge_statements),
+        (0, 0, 0)
+    );
+}
+
 on_every_backend!(
+    amplification_attempts_are_refused_before_any_sql,
     a_query_deeper_than_the_limit_is_refused_before_any_sql,
     aliased_pages_add_up_to_the_complexity_limit,
 );
