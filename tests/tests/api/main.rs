@@ -10,6 +10,7 @@ mod hostile;
 mod http;
 mod limits;
 mod migrations;
+mod model;
 mod mutations;
 mod pagination;
 mod queries;
