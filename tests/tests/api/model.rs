@@ -208,14 +208,14 @@ async fn apply(app: &TestApp, model: &mut Model, step: usize, op: &Op) -> Value 
                 )
                 .await;
             let target = target.unwrap_or(owner);
-            if model.contains_key(&target) {
-                if let Some(mut old) = model.get_mut(&owner).and_then(|(_, b)| b.remove(&book)) {
-                    old.0 = title;
-                    if clear_year {
-                        old.1 = None;
-                    }
-                    model.get_mut(&target).unwrap().1.insert(book, old);
+            if model.contains_key(&target)
+                && let Some(mut old) = model.get_mut(&owner).and_then(|(_, b)| b.remove(&book))
+            {
+                old.0 = title;
+                if clear_year {
+                    old.1 = None;
                 }
+                model.get_mut(&target).unwrap().1.insert(book, old);
             }
             response
         }
