@@ -54,7 +54,7 @@ impl Author {
         order_by: Option<Vec<BookOrder>>,
     ) -> ApiResult<Connection<Book>> {
         let ordering = book_ordering(order_by);
-        let first = optional_page_size("first", first, ctx.max_page_size())?;
+        let first = optional_page_size("first", first, ctx.max_page_size()?)?;
         let after = after
             .map(|text| ordering.parse_cursor("after", &text))
             .transpose()?;
@@ -135,7 +135,7 @@ impl AuthorQuery {
             last,
             before,
         };
-        let window = page_args.window(&ordering, ctx.max_page_size())?;
+        let window = page_args.window(&ordering, ctx.max_page_size()?)?;
         let filter = AuthorFilter::parse(filter)?;
         let page = store::author::page(ctx.db()?, &filter, &ordering, &window).await?;
         Ok(Connection::new(

@@ -98,7 +98,7 @@ impl BookQuery {
             last,
             before,
         };
-        let window = page_args.window(&ordering, ctx.max_page_size())?;
+        let window = page_args.window(&ordering, ctx.max_page_size()?)?;
         let filter = BookFilter::parse(filter)?;
         let page = store::book::page(ctx.db()?, &filter, &ordering, &window).await?;
         Ok(Connection::new(

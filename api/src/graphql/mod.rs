@@ -80,7 +80,7 @@ trait ContextExt {
     /// This request's loaders.
     fn loaders(&self) -> ApiResult<&Loaders>;
     /// The page-size limit.
-    fn max_page_size(&self) -> MaxPageSize;
+    fn max_page_size(&self) -> ApiResult<MaxPageSize>;
 }
 
 impl ContextExt for Context<'_> {
@@ -94,10 +94,10 @@ impl ContextExt for Context<'_> {
             .map_err(|_| missing("the request loaders"))
     }
 
-    fn max_page_size(&self) -> MaxPageSize {
-        self.data_opt::<MaxPageSize>()
+    fn max_page_size(&self) -> ApiResult<MaxPageSize> {
+        self.data::<MaxPageSize>()
             .copied()
-            .unwrap_or(MaxPageSize(100))
+            .map_err(|_| missing("the page-size limit"))
     }
 }
 

@@ -21,8 +21,16 @@ async fn cors_allows_only_the_configured_origins_and_answers_preflight(backend: 
         c.cors_allowed_origins = vec!["https://app.example".into()];
     })
     .await;
+    let any = TestApp::spawn_with(backend.clone(), |c| {
+        c.cors_allowed_origins = vec!["*".into()];
+    })
+    .await;
     let closed = TestApp::spawn(backend).await;
-    let (allowed, closed) = (allowed.listen().await, closed.listen().await);
+    let (allowed, any, closed) = (
+        allowed.listen().await,
+        any.listen().await,
+        closed.listen().await,
+    );
     let client = reqwest::Client::new();
     let preflight = |address, origin: &'static str| {
         client
@@ -36,6 +44,7 @@ async fn cors_allows_only_the_configured_origins_and_answers_preflight(backend: 
     let ok = preflight(allowed, "https://app.example").await.unwrap();
     let other = preflight(allowed, "https://evil.example").await.unwrap();
     let default = preflight(closed, "https://app.example").await.unwrap();
+    let wildcard = preflight(any, "https://anywhere.example").await.unwrap();
     let post = client
         .post(format!("http://{allowed}/graphql"))
         .header("origin", "https://app.example")
@@ -62,6 +71,7 @@ async fn cors_allows_only_the_configured_origins_and_answers_preflight(backend: 
             .get("access-control-allow-origin")
             .is_none()
     );
+    assert_eq!(wildcard.headers()["access-control-allow-origin"], "*");
     assert_eq!(
         post.headers()["access-control-allow-origin"],
         "https://app.example"
