@@ -74,61 +74,87 @@ fn an_unreachable_database_stops_start_up_quickly_with_one_line_and_no_password(
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
 
+/// The server binary on a loopback port, with its log lines collected as they come.
+struct Server {
+    child: KillOnDrop,
+    lines: mpsc::Receiver<String>,
+    log: Vec<String>,
+    address: String,
+}
+
+impl Server {
+    /// Starts the binary with `DATABASE_URL=database` and `environment`; waits for its address.
+    fn start(database: &str, environment: &[(&str, &str)]) -> Self {
+        let mut command = api();
+        command
+            .env("DATABASE_URL", database)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .envs(environment.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = KillOnDrop(command.spawn().expect("the binary starts"));
+        let (sender, lines) = mpsc::channel();
+        let stderr = child.0.stderr.take().expect("stderr is piped");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let mut log = Vec::new();
+        let address = loop {
+            let line = lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("the server announces its address; log: {log:?}"));
+            log.push(line.clone());
+            if let Some((_, rest)) = line.split_once("http://") {
+                let end = rest
+                    .find("/graphql")
+                    .expect("the address ends with /graphql");
+                break rest[..end].to_owned();
+            }
+        };
+        Self {
+            child,
+            lines,
+            log,
+            address,
+        }
+    }
+
+    /// POSTs a GraphQL body on a fresh connection; returns the raw HTTP response.
+    fn post(&self, body: &str) -> String {
+        let mut stream = TcpStream::connect(&self.address).expect("the server accepts");
+        write!(
+            stream,
+            "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    /// The log so far, waiting up to `quiet` for each further line.
+    fn log(&mut self, quiet: Duration) -> String {
+        while let Ok(line) = self.lines.recv_timeout(quiet) {
+            self.log.push(line);
+        }
+        self.log.join("\n")
+    }
+}
+
 #[test]
 fn sigterm_finishes_the_server_cleanly_after_logging_each_request() {
-    let mut child = KillOnDrop(
-        api()
-            .env("DATABASE_URL", "sqlite::memory:")
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the binary starts"),
-    );
-    let child = &mut child.0;
-    let (lines, received) = mpsc::channel();
-    let stderr = child.stderr.take().expect("stderr is piped");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let mut log = Vec::new();
-    let address = loop {
-        let line = received
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the server announces its address");
-        log.push(line.clone());
-        if let Some(url) = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-        {
-            break url
-                .trim_start_matches("http://")
-                .trim_end_matches("/graphql")
-                .to_owned();
-        }
-    };
+    let mut server = Server::start("sqlite::memory:", &[]);
 
-    let body = r#"{"query":"query Probe { authors { totalCount } }"}"#;
-    let mut stream = TcpStream::connect(&address).expect("the server accepts");
-    write!(
-        stream,
-        "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let response = server.post(r#"{"query":"query Probe { authors { totalCount } }"}"#);
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.0.id().to_string()])
         .status()
         .expect("kill runs");
-    let status = wait(child, Duration::from_secs(15));
-    while let Ok(line) = received.recv_timeout(Duration::from_secs(1)) {
-        log.push(line);
-    }
-    let log = log.join("\n");
+    let status = wait(&mut server.child.0, Duration::from_secs(15));
+    let log = server.log(Duration::from_secs(1));
 
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(
@@ -150,6 +176,54 @@ fn sigterm_finishes_the_server_cleanly_after_logging_each_request() {
         );
     }
     assert!(log.contains("stopped"), "{log}");
+}
+
+#[test]
+fn an_internal_error_gives_the_client_only_an_error_id_that_finds_the_cause_in_the_log() {
+    let path = std::env::temp_dir().join(format!("api_binary_errors_{}.db", std::process::id()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut server = Server::start(&url, &[("LOG_FORMAT", "json")]);
+    // Break the database under the running server, as a bad manual migration would.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            use sea_orm::ConnectionTrait;
+            let db = sea_orm::Database::connect(&url).await.unwrap();
+            db.execute_unprepared("ALTER TABLE book RENAME TO book_moved")
+                .await
+                .unwrap();
+            db.close().await.unwrap();
+        });
+
+    let response = server.post(r#"{"query":"{ books { nodes { title } } }"}"#);
+    let log = server.log(Duration::from_millis(500));
+    drop(server);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+
+    let body = &response[response.find("\r\n\r\n").expect("a body") + 4..];
+    let body: serde_json::Value = serde_json::from_str(body).expect("a JSON body");
+    let error = &body["errors"][0];
+    assert_eq!(error["message"], "internal server error", "{body}");
+    assert_eq!(error["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+    let id = error["extensions"]["errorId"].as_str().expect("an errorId");
+    assert_eq!(
+        error["extensions"].as_object().unwrap().len(),
+        2,
+        "nothing else about the error: {body}"
+    );
+    assert!(!response.contains("book_moved") && !response.contains("no such table"));
+    let line = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|line| line["fields"]["error.id"] == id)
+        .unwrap_or_else(|| panic!("no log line with error.id {id} in:\n{log}"));
+    assert_eq!(line["level"], "ERROR");
+    let cause = line["fields"]["error.cause"].as_str().expect("a cause");
+    assert!(cause.contains("no such table: book"), "{line}");
 }
 
 #[test]

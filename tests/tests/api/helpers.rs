@@ -99,6 +99,7 @@ pub struct TestApp {
     pub router: Router,
     pub db: DatabaseConnection,
     pub metrics: Metrics,
+    url: String,
     _database: Option<TempDatabase>,
     _file: Option<TempFile>,
 }
@@ -169,9 +170,22 @@ impl TestApp {
             router,
             db,
             metrics,
+            url,
             _database: database,
             _file: None,
         }
+    }
+
+    /// A second server instance over the same database: its own pool, loaders and metrics, as
+    /// another process of a horizontally scaled deployment would have. Its start-up runs the
+    /// migrations again, which find nothing to do. (A private in-memory SQLite database cannot be
+    /// shared: use [`TestApp::spawn_pooled`] for the first instance.)
+    pub async fn another_instance(&self) -> Self {
+        assert_ne!(
+            self.url, "sqlite::memory:",
+            "an in-memory database has one instance"
+        );
+        Self::over(self.url.clone(), None, |_| {}).await
     }
 
     /// Serves the app on a real loopback socket until `shutdown` completes, as the binary does;
@@ -392,7 +406,7 @@ impl TempDatabase {
         }
     }
 
-    /// The database's URL, through `port` on 127.0.0.1 instead of the server's own address.
+    /// The database's URL, or through `port` on 127.0.0.1 instead of the server's own address.
     fn url(&self, port: Option<u16>) -> String {
         let base = self
             .admin_url
@@ -402,17 +416,52 @@ impl TempDatabase {
             (Some(port), Some((credentials, _))) => format!("{credentials}@127.0.0.1:{port}"),
             _ => base.to_owned(),
         };
-        format!("{base}/{}", self.name)
+        match port {
+            // Through the proxy in plain text, so that it can see which statement passes.
+            Some(_) => format!("{base}/{}?sslmode=disable", self.name),
+            None => format!("{base}/{}", self.name),
+        }
     }
 }
 
 /// A TCP proxy on loopback that a test can cut (dropping every connection and refusing new ones)
-/// and restore, to play a database outage.
+/// and restore, to play a database outage; or arm to cut the moment a client sends given bytes,
+/// to break a connection in the middle of a transaction.
 pub struct TcpProxy {
     pub port: u16,
-    open: Arc<AtomicBool>,
-    connections: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+    shared: Arc<ProxyState>,
     accept: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    open: AtomicBool,
+    connections: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Bytes that, when a client sends them, cut the proxy before they are forwarded.
+    trip_wire: Mutex<Option<Vec<u8>>>,
+    tripped: AtomicU32,
+}
+
+impl ProxyState {
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for connection in self.connections.lock().expect("not poisoned").drain(..) {
+            connection.abort();
+        }
+    }
+
+    /// Whether `bytes` hold the armed trip wire; disarms it when they do.
+    fn trips(&self, bytes: &[u8]) -> bool {
+        let mut wire = self.trip_wire.lock().expect("not poisoned");
+        let hit = wire
+            .as_deref()
+            .is_some_and(|wire| bytes.windows(wire.len()).any(|window| window == wire));
+        if hit {
+            *wire = None;
+            self.tripped.fetch_add(1, Ordering::SeqCst);
+        }
+        hit
+    }
 }
 
 impl TcpProxy {
@@ -422,23 +471,19 @@ impl TcpProxy {
             .await
             .expect("a free port");
         let port = listener.local_addr().expect("an address").port();
-        let open = Arc::new(AtomicBool::new(true));
-        let connections = Arc::new(Mutex::new(Vec::new()));
+        let shared = Arc::new(ProxyState::default());
+        shared.open.store(true, Ordering::SeqCst);
         let accept = tokio::spawn({
-            let (open, connections) = (Arc::clone(&open), Arc::clone(&connections));
+            let shared = Arc::clone(&shared);
             async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    if !open.load(Ordering::SeqCst) {
+                while let Ok((inbound, _)) = listener.accept().await {
+                    if !shared.open.load(Ordering::SeqCst) {
                         continue; // dropped: the connection is refused
                     }
-                    let target = target.clone();
-                    let forward = tokio::spawn(async move {
-                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                        }
-                    });
-                    connections
+                    let forward =
+                        tokio::spawn(forward(inbound, target.clone(), Arc::clone(&shared)));
+                    shared
+                        .connections
                         .lock()
                         .expect("not poisoned")
                         .push(forward.abort_handle());
@@ -447,29 +492,66 @@ impl TcpProxy {
         });
         Self {
             port,
-            open,
-            connections,
+            shared,
             accept,
         }
     }
 
     /// Drops every connection and refuses new ones.
     pub fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        for connection in self.connections.lock().expect("not poisoned").drain(..) {
-            connection.abort();
-        }
+        self.shared.cut();
     }
 
     /// Accepts and forwards connections again.
     pub fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
+        self.shared.open.store(true, Ordering::SeqCst);
     }
+
+    /// Cuts the proxy, as [`TcpProxy::cut`], when a client next sends `bytes`, which are not
+    /// forwarded.
+    pub fn cut_when_sent(&self, bytes: &[u8]) {
+        *self.shared.trip_wire.lock().expect("not poisoned") = Some(bytes.to_vec());
+    }
+
+    /// How many times an armed trip wire has cut the proxy.
+    pub fn tripped(&self) -> u32 {
+        self.shared.tripped.load(Ordering::SeqCst)
+    }
+}
+
+/// Copies bytes both ways between a client and `target` until either side closes, checking what
+/// the client sends against the trip wire.
+async fn forward(inbound: tokio::net::TcpStream, target: String, shared: Arc<ProxyState>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
+        return;
+    };
+    let (mut from_client, mut to_client) = inbound.into_split();
+    let (mut from_server, mut to_server) = outbound.into_split();
+    let upstream = async {
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let read = from_client.read(&mut buffer).await?;
+            if read == 0 {
+                return Ok(());
+            }
+            if shared.trips(&buffer[..read]) {
+                shared.cut();
+                return Ok(());
+            }
+            to_server.write_all(&buffer[..read]).await?;
+        }
+    };
+    let downstream = tokio::io::copy(&mut from_server, &mut to_client);
+    let _: std::io::Result<()> = tokio::select! {
+        result = upstream => result,
+        result = downstream => result.map(drop),
+    };
 }
 
 impl Drop for TcpProxy {
     fn drop(&mut self) {
-        self.cut();
+        self.shared.cut();
         self.accept.abort();
     }
 }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod concurrency;
 mod filters;
+mod fuzz;
 mod hostile;
 mod http;
 mod limits;

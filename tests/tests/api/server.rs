@@ -294,11 +294,7 @@ mod outage {
         let healthy_during = status_of(&app, "/healthz").await;
 
         proxy.restore();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while status_of(&app, "/readyz").await != axum::http::StatusCode::OK {
-            assert!(Instant::now() < deadline, "/readyz did not recover");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_ready(&app).await;
         let after = app.graphql(QUERY).await;
 
         assert_eq!(error_code(&during), "INTERNAL_SERVER_ERROR", "{during}");
@@ -311,5 +307,88 @@ mod outage {
         );
     }
 
-    on_every_backend!(postgres_only: a_database_outage_gives_internal_errors_and_not_ready_then_heals);
+    async fn wait_until_ready(app: &TestApp) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while status_of(app, "/readyz").await != axum::http::StatusCode::OK {
+            assert!(Instant::now() < deadline, "/readyz did not recover");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The authors, with their books, as rows: what a half-written transaction would change.
+    async fn state(app: &TestApp) -> Value {
+        app.graphql("{ authors(first: 100) { nodes { id name books(first: 100) { nodes { id title } } } } }")
+            .await["data"]
+            .clone()
+    }
+
+    /// The connection to PostgreSQL breaks between two statements of a mutation's transaction, or
+    /// just before its COMMIT: the client gets an error, nothing of the transaction remains, and
+    /// the same mutation succeeds once the database is reachable again.
+    async fn a_connection_cut_in_the_middle_of_a_mutation_leaves_nothing_half_written(
+        admin_url: String,
+    ) {
+        let proxy = TcpProxy::start("127.0.0.1:5432".into()).await;
+        let app = TestApp::spawn_behind(&admin_url, &proxy, |c| c.db_timeout_secs = 2).await;
+        // Three books, so that its INSERT is not the statement the two-book mutation below runs:
+        // a statement already prepared on a connection travels without its SQL text.
+        let (kept, _) = app
+            .author_with_books(
+                "Kept",
+                &[("Kept 1", None), ("Kept 2", Some(1999)), ("Kept 3", None)],
+            )
+            .await;
+        let create = r#"mutation { createAuthor(input: { name: "Cut", books: [{ title: "A" }, { title: "B" }] }) { name books { nodes { title } } } }"#;
+        let delete = format!(r#"mutation {{ deleteAuthor(id: "{kept}") {{ deletedBookIds }} }}"#);
+        let faults: [(&str, &str, &[u8]); 3] = [
+            // After the author's INSERT, before its books' INSERT.
+            ("createAuthor", create, br#"INSERT INTO "book""#),
+            // After both INSERTs: the COMMIT never reaches the server.
+            ("createAuthor", create, b"COMMIT"),
+            // After the books' DELETE, before the author's.
+            ("deleteAuthor", delete.as_str(), br#"DELETE FROM "author""#),
+        ];
+
+        let before = state(&app).await;
+        for (round, (field, mutation, wire)) in faults.iter().enumerate() {
+            proxy.cut_when_sent(wire);
+            let response = app.graphql(mutation).await;
+            assert_eq!(
+                proxy.tripped(),
+                u32::try_from(round).unwrap() + 1,
+                "{response}"
+            );
+            assert_eq!(error_code(&response), "INTERNAL_SERVER_ERROR", "{response}");
+            assert!(response["data"].is_null(), "{response}");
+
+            proxy.restore();
+            wait_until_ready(&app).await;
+            assert_eq!(
+                state(&app).await,
+                before,
+                "after the cut in {field}, round {round}"
+            );
+        }
+
+        let created = app.graphql(create).await;
+        let deleted = app.graphql(&delete).await;
+        assert_eq!(
+            created["data"]["createAuthor"],
+            json!({ "name": "Cut", "books": { "nodes": [{ "title": "A" }, { "title": "B" }] } })
+        );
+        assert_eq!(
+            deleted["data"]["deleteAuthor"]["deletedBookIds"]
+                .as_array()
+                .map(Vec::len),
+            Some(3),
+            "{deleted}"
+        );
+        assert_eq!(app.count_rows("author").await, 1);
+        assert_eq!(app.count_rows("book").await, 2);
+    }
+
+    on_every_backend!(postgres_only:
+        a_database_outage_gives_internal_errors_and_not_ready_then_heals,
+        a_connection_cut_in_the_middle_of_a_mutation_leaves_nothing_half_written,
+    );
 }
