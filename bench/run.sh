@@ -4,10 +4,12 @@
 #
 #   bench/run.sh [--backend postgres|sqlite] [--runs N] [--seconds S] [--no-curve]
 #   bench/run.sh --quick      # tiny dataset, debug build, seconds: keeps the benchmark from rotting
+#   bench/run.sh --soak S [--rate R]   # instead: the soak of RELIABILITY.md, S seconds at R requests/s
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BACKEND=postgres RUNS=3 DURATION=10 CONCURRENCY=16 AUTHORS=10000 BOOKS=10 CURVE=1 PROFILE=release
+SOAK="" RATE=200
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) RUNS=1 DURATION=2 AUTHORS=200 CURVE=0 PROFILE=dev ;;
@@ -15,6 +17,8 @@ while [ $# -gt 0 ]; do
     --runs) RUNS="$2"; shift ;;
     --seconds) DURATION="$2"; shift ;;
     --no-curve) CURVE=0 ;;
+    --soak) SOAK="$2"; shift ;;
+    --rate) RATE="$2"; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -110,6 +114,16 @@ floor() {
 Q1='{ authors(first: 100) { nodes { id name books { nodes { id title publishedYear } } } } }'
 Q2='{ books(first: 100) { nodes { title author { name books(first: 3) { nodes { title } } } } } }'
 Q3='{ author(id: \"'$((AUTHORS / 2))'\") { name books { nodes { title } } } }'
+
+if [ -n "$SOAK" ]; then
+  echo "soak: backend $BACKEND, $AUTHORS authors x $BOOKS books, $RATE requests/s for ${SOAK}s, $(nproc) cores"
+  load "$AUTHORS" "$BOOKS"
+  start_server
+  "$BIN/bench" soak --url "$URL" --pid "$SERVER" --seconds "$SOAK" --rate "$RATE" --authors "$AUTHORS" \
+    --sample-secs "$(( SOAK >= 60 ? 10 : 1 ))"
+  stop_server
+  exit
+fi
 
 echo "backend: $BACKEND, $AUTHORS authors x $BOOKS books, concurrency $CONCURRENCY, ${DURATION}s x $RUNS runs (median), $(nproc) cores"
 load "$AUTHORS" "$BOOKS"

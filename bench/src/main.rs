@@ -1,6 +1,7 @@
 //! The benchmark's own tools: a bulk loader for the deterministic dataset, and the *floor*: the
 //! SQL statements of a request issued straight through the same driver and pool, with no HTTP and
-//! no GraphQL. `bench/run.sh` drives the server itself with `wrk`; see BENCHMARKS.md.
+//! no GraphQL; and the soak, a steady mix of reads and writes against a running server.
+//! `bench/run.sh` drives the server itself with `wrk`; see BENCHMARKS.md and RELIABILITY.md.
 
 use std::{
     sync::Arc,
@@ -11,6 +12,8 @@ use api::{config::Config, db, metrics::Metrics};
 use bench::{Query, load, statements_of};
 use clap::{Parser, Subcommand};
 use sea_orm::DatabaseConnection;
+
+mod soak;
 
 /// Benchmark tools.
 #[derive(Parser)]
@@ -51,6 +54,28 @@ enum Tool {
         #[arg(long, default_value_t = 100)]
         page: u64,
     },
+    /// Mixed reads and writes at a steady rate against a running server; samples its memory and
+    /// pool, and checks the acknowledged writes against the database at the end.
+    Soak {
+        /// The server's base URL.
+        #[arg(long)]
+        url: String,
+        /// The server's process id (its memory is read from /proc).
+        #[arg(long)]
+        pid: u32,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 180)]
+        seconds: u64,
+        /// Requests started per second.
+        #[arg(long, default_value_t = 200)]
+        rate: u32,
+        /// Authors loaded before the run (the targets of the writes).
+        #[arg(long)]
+        authors: i64,
+        /// Seconds between two samples.
+        #[arg(long, default_value_t = 10)]
+        sample_secs: u64,
+    },
 }
 
 #[tokio::main]
@@ -71,6 +96,24 @@ async fn main() -> Result<(), String> {
             seconds,
             page,
         } => floor(db, query, concurrency, Duration::from_secs(seconds), page).await,
+        Tool::Soak {
+            url,
+            pid,
+            seconds,
+            rate,
+            authors,
+            sample_secs,
+        } => {
+            let plan = soak::Plan {
+                url,
+                pid,
+                duration: Duration::from_secs(seconds),
+                rate,
+                authors,
+                sample: Duration::from_secs(sample_secs),
+            };
+            soak::run(plan, db).await
+        }
     }
 }
 
