@@ -1,6 +1,6 @@
 //! The `Author` type and the author queries.
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject, Value};
 use entity::author;
 
 use super::{
@@ -26,6 +26,15 @@ pub struct Author(pub author::Model);
 
 impl Node for Author {
     const NAME: &'static str = "Author";
+    const PLAIN_FIELDS: &'static [&'static str] = &["id", "name"];
+
+    fn plain_field(&self, name: &str) -> Value {
+        match name {
+            "id" => Value::String(self.0.id.to_string()),
+            "name" => Value::String(self.0.name.clone()),
+            _ => Value::Null,
+        }
+    }
 }
 
 /// A person who wrote books.

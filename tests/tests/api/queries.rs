@@ -81,7 +81,55 @@ async fn unicode_names_and_titles_round_trip_exactly(backend: Backend) {
     );
 }
 
+/// A list whose items select only plain fields is built without a resolver per field
+/// (`connection::Nodes`); it must answer exactly what the resolvers answer, which an inline
+/// fragment forces.
+async fn plain_field_lists_answer_exactly_what_the_resolvers_answer(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.author_with_books(
+        "Ὅμηρος \"Homer\"",
+        &[("Ἰλιάς", Some(-750)), ("Untitled \u{1F4DA}", None)],
+    )
+    .await;
+    app.author_with_books("Nobody", &[]).await;
+    let fields = "__typename id name t: __typename n: name id";
+    let book_fields = "id title publishedYear authorId __typename y: publishedYear title";
+
+    let raw = |query: String| {
+        let request = axum::http::Request::post("/graphql")
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(
+                json!({ "query": query }).to_string(),
+            ))
+            .unwrap();
+        async { String::from_utf8(app.send(request).await.2).unwrap() }
+    };
+    let direct = raw(format!(
+        "{{ authors {{ nodes {{ {fields} }} }} books {{ nodes {{ {book_fields} }} }} \
+           a: authors {{ nodes {{ books {{ nodes {{ {book_fields} }} }} }} }} }}"
+    ))
+    .await;
+    let resolved = raw(format!(
+        "{{ authors {{ nodes {{ ... on Author {{ {fields} }} }} }} books {{ nodes {{ ... on Book {{ {book_fields} }} }} }} \
+           a: authors {{ nodes {{ books {{ nodes {{ ... on Book {{ {book_fields} }} }} }} }} }} }}"
+    ))
+    .await;
+
+    // The same text: the same values, keys in the same order.
+    assert_eq!(direct, resolved);
+    let direct: serde_json::Value = serde_json::from_str(&direct).unwrap();
+    assert!(direct.get("errors").is_none(), "{direct}");
+    let book = &direct["data"]["books"]["nodes"][1];
+    assert_eq!(
+        book,
+        &json!({ "id": book["id"], "title": "Untitled \u{1F4DA}", "publishedYear": null,
+                 "authorId": direct["data"]["authors"]["nodes"][0]["id"], "__typename": "Book", "y": null })
+    );
+    assert_eq!(direct["data"]["books"]["nodes"][0]["publishedYear"], -750);
+}
+
 on_every_backend!(
+    plain_field_lists_answer_exactly_what_the_resolvers_answer,
     an_author_and_a_book_are_found_by_id_with_their_relations,
     missing_ids_give_null_and_malformed_ids_give_bad_user_input,
     unicode_names_and_titles_round_trip_exactly,
