@@ -1,5 +1,7 @@
 //! The `Author` type and the author queries.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object, SimpleObject, Value};
 use entity::author;
 
@@ -79,6 +81,8 @@ impl Author {
             .books
             .load_one((self.0.id, args))
             .await?
+            // The loader has let go of its copy by now: the rows move, they are not cloned.
+            .map(|page| Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone()))
             .unwrap_or_default();
         let window = Window {
             after,

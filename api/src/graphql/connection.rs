@@ -39,7 +39,7 @@ pub struct Nodes<'a, N>(&'a [N]);
 
 impl<N: Node> Nodes<'_, N> {
     /// The response keys and field names of a selection of plain fields only, else `None`.
-    fn plain_selection<'s>(selection: &'s SelectionSet) -> Option<Vec<(&'s Name, &'s str)>> {
+    fn plain_selection(selection: &SelectionSet) -> Option<Vec<(&Name, &str)>> {
         selection
             .items
             .iter()

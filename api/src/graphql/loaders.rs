@@ -3,7 +3,7 @@
 //!
 //! Each loader groups its keys by their argument set and runs one statement per distinct set.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{author, book};
@@ -37,13 +37,14 @@ pub struct BooksArgs {
 pub struct BooksByAuthorLoader(DatabaseConnection, Metrics);
 
 impl Loader<(i64, BooksArgs)> for BooksByAuthorLoader {
-    type Value = Page<book::Model>;
+    /// Shared, because the DataLoader clones each value on its way to the resolver that asked.
+    type Value = Arc<Page<book::Model>>;
     type Error = ApiError;
 
     async fn load(
         &self,
         keys: &[(i64, BooksArgs)],
-    ) -> ApiResult<HashMap<(i64, BooksArgs), Page<book::Model>>> {
+    ) -> ApiResult<HashMap<(i64, BooksArgs), Self::Value>> {
         self.1.batch_loaded("books_by_author", keys.len());
         let mut pages = HashMap::with_capacity(keys.len());
         for (args, author_ids) in group_by_args(keys) {
@@ -58,7 +59,7 @@ impl Loader<(i64, BooksArgs)> for BooksByAuthorLoader {
             .await?;
             for id in author_ids {
                 let page = found.remove(&id).unwrap_or_default();
-                pages.insert((id, args.clone()), page);
+                pages.insert((id, args.clone()), Arc::new(page));
             }
         }
         Ok(pages)
