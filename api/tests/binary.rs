@@ -106,11 +106,11 @@ impl Server {
                 .recv_timeout(Duration::from_secs(30))
                 .unwrap_or_else(|_| panic!("the server announces its address; log: {log:?}"));
             log.push(line.clone());
-            if let Some((_, rest)) = line.split_once("http://") {
-                let end = rest
-                    .find("/graphql")
-                    .expect("the address ends with /graphql");
-                break rest[..end].to_owned();
+            if let Some((address, _)) = line
+                .split_once("http://")
+                .and_then(|(_, rest)| rest.split_once("/graphql"))
+            {
+                break address.to_owned();
             }
         };
         Self {

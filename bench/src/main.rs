@@ -67,13 +67,13 @@ enum Tool {
         #[arg(long, default_value_t = 180)]
         seconds: u64,
         /// Requests started per second.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..))]
         rate: u32,
         /// Authors loaded before the run (the targets of the writes).
-        #[arg(long)]
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
         authors: i64,
         /// Seconds between two samples.
-        #[arg(long, default_value_t = 10)]
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
         sample_secs: u64,
     },
 }

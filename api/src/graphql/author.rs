@@ -28,14 +28,13 @@ pub struct Author(pub author::Model);
 
 impl Node for Author {
     const NAME: &'static str = "Author";
-    const PLAIN_FIELDS: &'static [&'static str] = &["id", "name"];
 
-    fn plain_field(&self, name: &str) -> Value {
-        match name {
+    fn plain_field(&self, name: &str) -> Option<Value> {
+        Some(match name {
             "id" => Value::String(self.0.id.to_string()),
             "name" => Value::String(self.0.name.clone()),
-            _ => Value::Null,
-        }
+            _ => return None,
+        })
     }
 }
 
@@ -81,7 +80,8 @@ impl Author {
             .books
             .load_one((self.0.id, args))
             .await?
-            // The loader has let go of its copy by now: the rows move, they are not cloned.
+            // Once the loader has let go of its copy (it usually has by now), the rows move;
+            // otherwise they are cloned.
             .map(|page| Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone()))
             .unwrap_or_default();
         let window = Window {

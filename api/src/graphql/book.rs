@@ -23,16 +23,15 @@ pub struct Book(pub book::Model);
 
 impl Node for Book {
     const NAME: &'static str = "Book";
-    const PLAIN_FIELDS: &'static [&'static str] = &["id", "title", "publishedYear", "authorId"];
 
-    fn plain_field(&self, name: &str) -> Value {
-        match name {
+    fn plain_field(&self, name: &str) -> Option<Value> {
+        Some(match name {
             "id" => Value::String(self.0.id.to_string()),
             "title" => Value::String(self.0.title.clone()),
             "publishedYear" => self.0.published_year.map_or(Value::Null, Value::from),
             "authorId" => Value::String(self.0.author_id.to_string()),
-            _ => Value::Null,
-        }
+            _ => return None,
+        })
     }
 }
 

@@ -23,11 +23,9 @@ pub trait Node: OutputType + Clone + 'static {
     /// The type's name; its list types are `<NAME>Connection` and `<NAME>Edge`.
     const NAME: &'static str;
 
-    /// The fields whose value is a copy of a column: no arguments, no I/O, no error.
-    const PLAIN_FIELDS: &'static [&'static str];
-
-    /// The value of one of [`Node::PLAIN_FIELDS`], exactly as its resolver gives it.
-    fn plain_field(&self, name: &str) -> Value;
+    /// The value of field `name` when it is a copy of a column (no argument, no I/O, no error),
+    /// exactly as its resolver gives it; `None` for any other field.
+    fn plain_field(&self, name: &str) -> Option<Value>;
 }
 
 /// The `nodes` of a connection, a `[N!]!`. When a query selects only plain fields of `N` (no
@@ -38,17 +36,14 @@ pub trait Node: OutputType + Clone + 'static {
 pub struct Nodes<'a, N>(&'a [N]);
 
 impl<N: Node> Nodes<'_, N> {
-    /// The response keys and field names of a selection of plain fields only, else `None`.
-    fn plain_selection(selection: &SelectionSet) -> Option<Vec<(&Name, &str)>> {
+    /// The response keys and names of the selected fields, if they are all bare fields.
+    fn bare_fields(selection: &SelectionSet) -> Option<Vec<(&Name, &str)>> {
         selection
             .items
             .iter()
             .map(|item| match &item.node {
                 Selection::Field(field)
-                    if field.node.arguments.is_empty()
-                        && field.node.directives.is_empty()
-                        && (field.node.name.node == "__typename"
-                            || N::PLAIN_FIELDS.contains(&field.node.name.node.as_str())) =>
+                    if field.node.arguments.is_empty() && field.node.directives.is_empty() =>
                 {
                     Some((
                         &field.node.response_key().node,
@@ -60,15 +55,30 @@ impl<N: Node> Nodes<'_, N> {
             .collect()
     }
 
-    fn plain_object(node: &N, fields: &[(&Name, &str)]) -> Value {
+    /// The object of `node` with `fields`, if they are all plain fields.
+    fn plain_object(node: &N, fields: &[(&Name, &str)]) -> Option<Value> {
         let mut object = IndexMap::with_capacity(fields.len());
         for &(key, name) in fields {
-            object.entry(key.clone()).or_insert_with(|| match name {
-                "__typename" => Value::String(N::NAME.to_owned()),
-                name => node.plain_field(name),
-            });
+            let value = match name {
+                "__typename" => Value::String(N::type_name().into_owned()),
+                name => node.plain_field(name)?,
+            };
+            // A repeated response key keeps its first value, as async-graphql's merge does.
+            object.entry(key.clone()).or_insert(value);
         }
-        Value::Object(object)
+        Some(Value::Object(object))
+    }
+
+    /// The whole list, if the selection holds only plain fields. Whether a field is plain depends
+    /// on its type, not on the node, so only the first node can say no.
+    fn plain_list(&self, selection: &SelectionSet) -> Option<Value> {
+        let fields = Self::bare_fields(selection)?;
+        let objects = self
+            .0
+            .iter()
+            .map(|node| Self::plain_object(node, &fields))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Value::List(objects))
     }
 }
 
@@ -90,13 +100,8 @@ impl<N: Node> OutputType for Nodes<'_, N> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        match Self::plain_selection(&ctx.item.node) {
-            Some(fields) => Ok(Value::List(
-                self.0
-                    .iter()
-                    .map(|node| Self::plain_object(node, &fields))
-                    .collect(),
-            )),
+        match self.plain_list(&ctx.item.node) {
+            Some(list) => Ok(list),
             None => resolve_list(ctx, field, self.0, Some(self.0.len())).await,
         }
     }

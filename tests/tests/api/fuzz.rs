@@ -7,7 +7,7 @@
 //! Every response must be one a client can act on: an HTTP status below 500, a JSON body, errors
 //! with a message, never `INTERNAL_SERVER_ERROR`, never SQL or Rust internals in the text, and an
 //! answer within ten seconds. `FUZZ_CASES` sets the number of executions (default 300 on SQLite,
-//! 100 on PostgreSQL); the long run in `RELIABILITY.md` sets it in the hundreds of thousands.
+//! 100 on PostgreSQL); the long runs in `RELIABILITY.md` set it to 60,000 and 100,000.
 
 use std::{
     cell::{Cell, RefCell},

@@ -433,6 +433,9 @@ pub struct TcpProxy {
     accept: tokio::task::JoinHandle<()>,
 }
 
+/// The longest trip wire a [`TcpProxy`] can be armed with.
+pub const MAX_TRIP_WIRE: usize = 64;
+
 #[derive(Default)]
 struct ProxyState {
     open: AtomicBool,
@@ -482,11 +485,9 @@ impl TcpProxy {
                     }
                     let forward =
                         tokio::spawn(forward(inbound, target.clone(), Arc::clone(&shared)));
-                    shared
-                        .connections
-                        .lock()
-                        .expect("not poisoned")
-                        .push(forward.abort_handle());
+                    let mut connections = shared.connections.lock().expect("not poisoned");
+                    connections.retain(|connection| !connection.is_finished());
+                    connections.push(forward.abort_handle());
                 }
             }
         });
@@ -507,9 +508,14 @@ impl TcpProxy {
         self.shared.open.store(true, Ordering::SeqCst);
     }
 
-    /// Cuts the proxy, as [`TcpProxy::cut`], when a client next sends `bytes`, which are not
-    /// forwarded.
+    /// Cuts the proxy, as [`TcpProxy::cut`], when a client next sends `bytes` (at most
+    /// [`MAX_TRIP_WIRE`] of them), which are not forwarded.
     pub fn cut_when_sent(&self, bytes: &[u8]) {
+        assert!(
+            bytes.len() <= MAX_TRIP_WIRE,
+            "a trip wire of {} bytes",
+            bytes.len()
+        );
         *self.shared.trip_wire.lock().expect("not poisoned") = Some(bytes.to_vec());
     }
 
@@ -530,15 +536,19 @@ async fn forward(inbound: tokio::net::TcpStream, target: String, shared: Arc<Pro
     let (mut from_server, mut to_server) = outbound.into_split();
     let upstream = async {
         let mut buffer = vec![0; 64 * 1024];
+        // The end of what came before, so that a trip wire split across two reads is seen.
+        let mut seen = Vec::new();
         loop {
             let read = from_client.read(&mut buffer).await?;
             if read == 0 {
                 return Ok(());
             }
-            if shared.trips(&buffer[..read]) {
+            seen.extend_from_slice(&buffer[..read]);
+            if shared.trips(&seen) {
                 shared.cut();
                 return Ok(());
             }
+            seen.drain(..seen.len().saturating_sub(MAX_TRIP_WIRE));
             to_server.write_all(&buffer[..read]).await?;
         }
     };
