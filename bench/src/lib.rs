@@ -1,7 +1,7 @@
 //! The benchmark's shared pieces: the deterministic dataset and the statements each read query
 //! runs, used by the `bench` tool (its floor) and by the Criterion benchmarks.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use api::store::{
     self, Direction, Ordering, Window,
@@ -138,4 +138,11 @@ pub async fn statements_of(
         }
     };
     Ok(rows)
+}
+
+/// The `p` quantile (0 to 1) of `sorted` latencies, in milliseconds; 0 for none.
+#[must_use]
+pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }

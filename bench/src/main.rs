@@ -146,12 +146,7 @@ async fn floor(
         latencies.extend(result.map_err(|e| e.to_string())??);
     }
     latencies.sort_unstable();
-    let percentile = |p: f64| {
-        let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies
-            .get(index)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
+    let percentile = |p: f64| bench::percentile_ms(&latencies, p);
     println!(
         "floor requests/s {:.1} p50_ms {:.2} p99_ms {:.2} requests {}",
         latencies.len() as f64 / duration.as_secs_f64(),

@@ -409,12 +409,7 @@ impl Sample {
     ) -> Result<Self, String> {
         let mut latencies = std::mem::take(&mut *tally.latencies.lock().expect("not poisoned"));
         latencies.sort_unstable();
-        let percentile = |p: f64| {
-            let index = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-            latencies
-                .get(index)
-                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-        };
+        let percentile = |p: f64| bench::percentile_ms(&latencies, p);
         let status = std::fs::read_to_string(format!("/proc/{}/status", plan.pid))
             .map_err(|e| format!("the server's /proc status: {e}"))?;
         let rss_kb: f64 = status

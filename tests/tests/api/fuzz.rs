@@ -19,13 +19,10 @@ use axum::{
     body::Body,
     http::{Request, header},
 };
-use proptest::{
-    prelude::*,
-    test_runner::{Config, TestRunner},
-};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, property_harness};
 
 /// Valid requests the mutations start from, with variables that fit them: every root field,
 /// argument and input of the schema.
@@ -394,10 +391,7 @@ fn run(backend: Backend, default_cases: u32) {
         .ok()
         .and_then(|cases| cases.parse().ok())
         .unwrap_or(default_cases);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let (runtime, mut runner) = property_harness(cases);
     let app = runtime.block_on(async {
         let app = TestApp::spawn(backend).await;
         app.authors_with_books(3, 2).await;
@@ -406,11 +400,6 @@ fn run(backend: Backend, default_cases: u32) {
     // `TestRunner::run` takes an `Fn`: the tallies live in cells.
     let statuses = RefCell::new(BTreeMap::<u16, u32>::new());
     let resolved = Cell::new(0u32);
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
     runner
         .run(&case(), |case| {
             let body = case.body();

@@ -23,6 +23,7 @@ use axum::{
     http::{Request, StatusCode, header},
 };
 use http_body_util::BodyExt;
+use proptest::test_runner::TestRunner;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -321,6 +322,21 @@ impl TestApp {
 
 fn b_year(a: usize) -> i32 {
     i32::try_from(a % 100).unwrap_or(0)
+}
+
+/// What a property test (`hostile`, `model`, `fuzz`) drives the app with: a current-thread
+/// runtime to block on, and a runner of `cases` cases that keeps no failure files.
+pub fn property_harness(cases: u32) -> (tokio::runtime::Runtime, TestRunner) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let runner = TestRunner::new(proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    });
+    (runtime, runner)
 }
 
 /// POSTs a JSON body to `/graphql` on `router`; usable from spawned tasks.

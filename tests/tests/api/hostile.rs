@@ -1,13 +1,10 @@
 //! Hostile input (property tests): arbitrary text and integers in every kind of argument get data
 //! or a clear client error, never an internal error, a panic or a hang.
 
-use proptest::{
-    prelude::*,
-    test_runner::{Config, TestRunner},
-};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, property_harness};
 
 /// One request built from an arbitrary string and integer.
 fn request(which: usize, text: &str, number: i64) -> (&'static str, Value) {
@@ -61,10 +58,7 @@ fn is_clear(response: &Value) -> bool {
 }
 
 fn run(backend: Backend, cases: u32) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
+    let (runtime, mut runner) = property_harness(cases);
     let app = runtime.block_on(async {
         let app = TestApp::spawn(backend).await;
         app.author_with_books("Seed", &[("Seed book", Some(2000))])
@@ -82,11 +76,6 @@ fn run(backend: Backend, cases: u32) {
         Just(i64::from(i32::MAX) + 1),
         Just(10_000)
     ];
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
     runner
         .run(&(0usize..8, strings, numbers), |(which, text, number)| {
             let (query, variables) = request(which, &text, number);

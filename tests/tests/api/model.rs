@@ -3,13 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use proptest::{
-    prelude::*,
-    test_runner::{Config, TestRunner},
-};
+use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, property_harness};
 
 /// A mutation, with its targets chosen among the rows that exist when it runs.
 #[derive(Debug, Clone)]
@@ -251,15 +248,7 @@ async fn apply(app: &TestApp, model: &mut Model, step: usize, op: &Op) -> Value 
 }
 
 fn run(backend: Backend, cases: u32) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let mut runner = TestRunner::new(Config {
-        cases,
-        failure_persistence: None,
-        ..Config::default()
-    });
+    let (runtime, mut runner) = property_harness(cases);
     let checked = std::cell::Cell::new(0);
     runner
         .run(&prop::collection::vec(op(), 1..25), |ops| {

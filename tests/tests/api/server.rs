@@ -299,6 +299,13 @@ mod outage {
 
         assert_eq!(error_code(&during), "INTERNAL_SERVER_ERROR", "{during}");
         assert_eq!(during["errors"][0]["message"], "internal server error");
+        let extensions = during["errors"][0]["extensions"].as_object().unwrap();
+        assert!(extensions["errorId"].is_string(), "{during}");
+        assert_eq!(
+            extensions.len(),
+            2,
+            "only the code and the errorId: {during}"
+        );
         assert_eq!(ready_during, axum::http::StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(healthy_during, axum::http::StatusCode::OK);
         assert_eq!(
