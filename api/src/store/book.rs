@@ -9,7 +9,10 @@ use sea_orm::{
     ActiveValue::{NotSet, Set, Unchanged},
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QuerySelect, SqlErr,
-    sea_query::{Alias, Condition, Expr, ExprTrait, Func, Order, Query, WindowStatement},
+    sea_query::{
+        Alias, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement,
+        WindowStatement,
+    },
 };
 
 use super::{CursorValue, Ordering, Page, SortField, Window, contains, read_page};
@@ -137,15 +140,26 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> ApiResult<Option<book::
 }
 
 /// The first `first` books after `after` of EACH of `author_ids`, plus one probe row per author
-/// that has more, in ONE statement:
+/// that has more, in ONE statement. Authors without matching books are absent from the map.
+///
+/// On PostgreSQL, when every sort key is an integer, each author's page is an index scan that
+/// stops after `first + 1` rows:
+///
+/// ```sql
+/// SELECT page.… FROM (VALUES (…), …) AS wanted
+/// JOIN LATERAL (SELECT … FROM book WHERE author_id = wanted.column1 AND <filter> AND <after>
+///               ORDER BY <ordering> LIMIT first + 1) AS page ON TRUE
+/// ```
+///
+/// SQL does not promise the order of the joined rows, so each page is sorted again here, which
+/// is exact for integer keys. Otherwise (SQLite, or a title key, ordered by the database's
+/// collation) every matching row is ranked:
 ///
 /// ```sql
 /// SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY author_id ORDER BY <ordering>) AS rn
-///                FROM book WHERE author_id IN (…) AND <filter> AND <after cursor>) AS ranked
+///                FROM book WHERE author_id IN (…) AND <filter> AND <after>) AS ranked
 /// WHERE rn <= first + 1 ORDER BY author_id, rn
 /// ```
-///
-/// Authors without matching books are absent from the map.
 ///
 /// # Errors
 /// When the database fails.
@@ -157,49 +171,104 @@ pub async fn page_per_author(
     first: u64,
     after: Option<&crate::store::Cursor>,
 ) -> ApiResult<HashMap<i64, Page<book::Model>>> {
-    let columns = [
-        book::Column::Id,
-        book::Column::Title,
-        book::Column::PublishedYear,
-        book::Column::AuthorId,
-    ];
-    let rank = Alias::new("rn");
-
-    let mut window = WindowStatement::partition_by(book::Column::AuthorId);
-    for (expr, order) in ordering.order_terms(false) {
-        window.order_by_expr(expr, order);
+    if author_ids.is_empty() {
+        return Ok(HashMap::new());
     }
-    let mut condition = filter
-        .condition(db.get_database_backend())
-        .add(book::Column::AuthorId.is_in(author_ids.iter().copied()));
+    let backend = db.get_database_backend();
+    let mut condition = filter.condition(backend);
     if let Some(after) = after {
         condition = condition.add(ordering.beyond(after, true));
     }
-    let mut ranked = Query::select();
-    ranked
-        .columns(columns)
-        .from(book::Entity)
-        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, rank.clone())
-        .cond_where(condition);
-    let mut outer = Query::select();
-    outer
-        .columns(columns)
-        .from_subquery(ranked, Alias::new("ranked"))
-        .and_where(Expr::col(rank.clone()).lte(first.saturating_add(1)))
-        .order_by(book::Column::AuthorId, Order::Asc)
-        .order_by(rank, Order::Asc);
+    let lateral = backend == DbBackend::Postgres && ordering.is_numeric();
+    let statement = if lateral {
+        top_per_author(author_ids, condition, ordering, first)
+    } else {
+        ranked_per_author(author_ids, condition, ordering, first)
+    };
+    let rows = book::Entity::find()
+        .from_raw_sql(backend.build(&statement))
+        .all(db)
+        .await?;
 
-    let statement = db.get_database_backend().build(&outer);
-    let rows = book::Entity::find().from_raw_sql(statement).all(db).await?;
-
-    let mut by_author: HashMap<i64, Vec<book::Model>> = HashMap::new();
+    let mut by_author: HashMap<i64, Vec<book::Model>> = HashMap::with_capacity(author_ids.len());
     for row in rows {
         by_author.entry(row.author_id).or_default().push(row);
     }
     Ok(by_author
         .into_iter()
-        .map(|(author_id, rows)| (author_id, Page::from_probe(rows, first)))
+        .map(|(author_id, mut rows)| {
+            if lateral {
+                rows.sort_by(|a, b| ordering.compare(a, b));
+            }
+            (author_id, Page::from_probe(rows, first))
+        })
         .collect())
+}
+
+/// The columns of a book row.
+const BOOK_COLUMNS: [book::Column; 4] = [
+    book::Column::Id,
+    book::Column::Title,
+    book::Column::PublishedYear,
+    book::Column::AuthorId,
+];
+
+/// The `LATERAL` statement of [`page_per_author`] (PostgreSQL only).
+fn top_per_author(
+    author_ids: &[i64],
+    condition: Condition,
+    ordering: &Ordering<BookSort>,
+    first: u64,
+) -> SelectStatement {
+    let wanted = Alias::new("wanted");
+    let page = Alias::new("page");
+    let mut top = Query::select();
+    top.columns(BOOK_COLUMNS)
+        .from(book::Entity)
+        .cond_where(
+            condition.add(
+                Expr::col((book::Entity, book::Column::AuthorId))
+                    .equals((wanted.clone(), Alias::new("column1"))),
+            ),
+        )
+        .limit(first.saturating_add(1));
+    for (expr, order) in ordering.order_terms(false) {
+        top.order_by_expr(expr, order);
+    }
+    let mut outer = Query::select();
+    outer
+        .columns(BOOK_COLUMNS.map(|column| (page.clone(), column)))
+        .from_values(author_ids.iter().copied(), wanted)
+        .join_lateral(JoinType::InnerJoin, top, page, Expr::cust("TRUE"));
+    outer
+}
+
+/// The windowed statement of [`page_per_author`] (every backend).
+fn ranked_per_author(
+    author_ids: &[i64],
+    condition: Condition,
+    ordering: &Ordering<BookSort>,
+    first: u64,
+) -> SelectStatement {
+    let rank = Alias::new("rn");
+    let mut window = WindowStatement::partition_by(book::Column::AuthorId);
+    for (expr, order) in ordering.order_terms(false) {
+        window.order_by_expr(expr, order);
+    }
+    let mut ranked = Query::select();
+    ranked
+        .columns(BOOK_COLUMNS)
+        .from(book::Entity)
+        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, rank.clone())
+        .cond_where(condition.add(book::Column::AuthorId.is_in(author_ids.iter().copied())));
+    let mut outer = Query::select();
+    outer
+        .columns(BOOK_COLUMNS)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(rank.clone()).lte(first.saturating_add(1)))
+        .order_by(book::Column::AuthorId, Order::Asc)
+        .order_by(rank, Order::Asc);
+    outer
 }
 
 /// How many books matching `filter` each of `author_ids` has, in one `GROUP BY` statement.

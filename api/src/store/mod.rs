@@ -110,6 +110,28 @@ impl<F: SortField> Ordering<F> {
             })
     }
 
+    /// Whether every key is an integer. Rust then orders rows exactly as the database does, which
+    /// it cannot promise for text compared under the database's collation.
+    fn is_numeric(&self) -> bool {
+        self.keys.iter().all(|(field, _)| !field.is_text())
+    }
+
+    /// Compares two rows in this ordering; the same order as the database's only when
+    /// [`Ordering::is_numeric`].
+    fn compare(&self, a: &F::Model, b: &F::Model) -> std::cmp::Ordering {
+        self.keys
+            .iter()
+            .map(|(field, direction)| {
+                let order = field.key(a).cmp(&field.key(b));
+                match direction {
+                    Direction::Asc => order,
+                    Direction::Desc => order.reverse(),
+                }
+            })
+            .find(|order| order.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    }
+
     /// `ORDER BY` terms; `reverse` flips every direction (to read a page backwards).
     fn order_terms(&self, reverse: bool) -> impl Iterator<Item = (Expr, Order)> + '_ {
         self.keys
