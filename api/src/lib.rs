@@ -19,7 +19,7 @@ pub mod http;
 pub mod metrics;
 /// Demo data.
 pub mod seed;
-/// All SQL: keyset pages, filters, the windowed per-author page, counts, inserts.
+/// All SQL: keyset pages, filters, the per-author pages of many authors, counts, inserts.
 pub mod store;
 /// Logging.
 pub mod telemetry;

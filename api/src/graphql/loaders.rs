@@ -32,8 +32,9 @@ pub struct BooksArgs {
     pub ordering: Ordering<BookSort>,
 }
 
-/// `Author.books`: one `ROW_NUMBER() OVER (PARTITION BY author_id …)` statement per distinct
-/// [`BooksArgs`], whatever the number of authors.
+/// `Author.books`: one statement per distinct [`BooksArgs`], whatever the number of authors: a
+/// `JOIN LATERAL` page per author on PostgreSQL for integer orderings, else one
+/// `ROW_NUMBER() OVER (PARTITION BY author_id …)` (see [`store::book::page_per_author`]).
 pub struct BooksByAuthorLoader(DatabaseConnection, Metrics);
 
 impl Loader<(i64, BooksArgs)> for BooksByAuthorLoader {

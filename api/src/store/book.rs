@@ -1,5 +1,5 @@
-//! Queries over the `book` table, including the one windowed statement that pages the books of
-//! many authors at once.
+//! Queries over the `book` table, including the one statement that pages the books of many
+//! authors at once.
 
 use std::collections::HashMap;
 
@@ -142,8 +142,9 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> ApiResult<Option<book::
 /// The first `first` books after `after` of EACH of `author_ids`, plus one probe row per author
 /// that has more, in ONE statement. Authors without matching books are absent from the map.
 ///
-/// On PostgreSQL, when every sort key is an integer, each author's page is an index scan that
-/// stops after `first + 1` rows:
+/// On PostgreSQL, when every sort key is an integer, each author's page is read on its own
+/// through `idx_book_author_id` and cut at `first + 1` rows, so the rows of the other authors are
+/// never ranked together:
 ///
 /// ```sql
 /// SELECT page.… FROM (VALUES (…), …) AS wanted
@@ -171,6 +172,10 @@ pub async fn page_per_author(
     first: u64,
     after: Option<&crate::store::Cursor>,
 ) -> ApiResult<HashMap<i64, Page<book::Model>>> {
+    // Each id of the `LATERAL` statement reads its own page, so a repeated id would repeat it.
+    let mut author_ids = author_ids.to_vec();
+    author_ids.sort_unstable();
+    author_ids.dedup();
     if author_ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -181,9 +186,9 @@ pub async fn page_per_author(
     }
     let lateral = backend == DbBackend::Postgres && ordering.is_numeric();
     let statement = if lateral {
-        top_per_author(author_ids, condition, ordering, first)
+        top_per_author(&author_ids, condition, ordering, first)
     } else {
-        ranked_per_author(author_ids, condition, ordering, first)
+        ranked_per_author(&author_ids, condition, ordering, first)
     };
     let mut by_author: HashMap<i64, Vec<book::Model>> = HashMap::with_capacity(author_ids.len());
     for row in db.query_all(&statement).await? {
