@@ -5,11 +5,12 @@
 #   bench/run.sh [--backend postgres|sqlite] [--runs N] [--seconds S] [--no-curve]
 #   bench/run.sh --quick      # tiny dataset, debug build, seconds: keeps the benchmark from rotting
 #   bench/run.sh --soak S [--rate R]   # instead: the soak of RELIABILITY.md, S seconds at R requests/s
+#   bench/run.sh --postgraphile        # also PostGraphile 4 (npm) on the same data, same load
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BACKEND=postgres RUNS=3 DURATION=10 CONCURRENCY=16 AUTHORS=10000 BOOKS=10 CURVE=1 PROFILE=release
-SOAK="" RATE=200
+SOAK="" RATE=200 POSTGRAPHILE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) RUNS=1 DURATION=2 AUTHORS=200 CURVE=0 PROFILE=dev ;;
@@ -19,6 +20,7 @@ while [ $# -gt 0 ]; do
     --no-curve) CURVE=0 ;;
     --soak) SOAK="$2"; shift ;;
     --rate) RATE="$2"; shift ;;
+    --postgraphile) POSTGRAPHILE=1 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
   shift
@@ -77,9 +79,11 @@ settle() {
   done
 }
 
-# statements BODY: the SQL statements one request runs, read from /metrics around it.
+# statements BODY: the SQL statements one request runs, read from /metrics around it ("-" for a
+# server without them).
 statements() {
   local before
+  curl -sf "$URL/metrics" >/dev/null || { echo -; return; }
   settle
   before=$(metric sql_statements_total)
   curl -sf -H 'content-type: application/json' -d "$1" "$URL/graphql" >/dev/null
@@ -130,6 +134,30 @@ load "$AUTHORS" "$BOOKS"
 # The floor first, on the same untouched data the read queries see (Q4 adds books).
 FLOORS=()
 for q in q1 q2 q3; do FLOORS+=("$(floor "$q")"); done
+if [ "$POSTGRAPHILE" = 1 ] && [ "$BACKEND" = postgres ]; then
+  # PostGraphile's names for Q1-Q3 on the same tables; it runs one SQL statement per request.
+  P1='{ allAuthors(first: 100, orderBy: PRIMARY_KEY_ASC) { nodes { id name booksByAuthorId(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { id title publishedYear } } } } }'
+  P2='{ allBooks(first: 100, orderBy: PRIMARY_KEY_ASC) { nodes { title authorByAuthorId { name booksByAuthorId(first: 3, orderBy: PRIMARY_KEY_ASC) { nodes { title } } } } } }'
+  P3='{ authorById(id: \"'$((AUTHORS / 2))'\") { name booksByAuthorId(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { title } } } }'
+  PG_JS=target/postgraphile
+  [ -x "$PG_JS/node_modules/.bin/postgraphile" ] ||
+    npm install --silent --no-audit --no-fund --prefix "$PG_JS" postgraphile@4 >&2
+  NODE_ENV=production "$PG_JS/node_modules/.bin/postgraphile" -c "$DATABASE_URL" --host 127.0.0.1 \
+    --port "$PORT" --disable-query-log --dynamic-json >/dev/null 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 100); do
+    curl -sf -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "$URL/graphql" >/dev/null && break
+    sleep 0.2
+  done
+  echo
+  echo "| PostGraphile $("$PG_JS/node_modules/.bin/postgraphile" --version 2>/dev/null | head -1) | requests/s | p50 ms | p99 ms | errors | SQL statements/request | server peak RSS MB |"
+  echo "|---|---|---|---|---|---|---|"
+  drive "Q1 nested page" "$(body "$P1")"
+  drive "Q2 deep" "$(body "$P2")"
+  drive "Q3 point" "$(body "$P3")"
+  stop_server
+fi
+
 start_server
 echo
 echo "| query | requests/s | p50 ms | p99 ms | errors | SQL statements/request | server peak RSS MB |"
