@@ -1,10 +1,21 @@
 //! The in-process hot path: `schema.execute` of Q1–Q3, with per-request loaders, on SQLite in
 //! memory (1,000 authors × 10 books). Measures the GraphQL layer and the SQL it issues, without
 //! HTTP, so that a change's effect shows without a load generator: `cargo bench -p bench`.
+//!
+//! Each query is measured twice: in wall time (`q1_…`), what one execution waits, and in CPU
+//! time of the whole process (`cpu_q1_…`), what it costs the machine. In process, an execution's
+//! wall time is mostly hand-offs between tokio's workers and SQLite's worker thread, which no
+//! change to the GraphQL layer moves; its CPU time is the work itself.
+
+use std::{fs, time::Duration};
 
 use api::{app::AppState, config::Config, db, graphql, metrics::Metrics};
 use async_graphql::Request;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{
+    Criterion, criterion_group, criterion_main,
+    measurement::{Measurement, ValueFormatter, WallTime},
+};
+use tokio::runtime::Runtime;
 
 const QUERIES: [(&str, &str); 3] = [
     (
@@ -21,7 +32,46 @@ const QUERIES: [(&str, &str); 3] = [
     ),
 ];
 
-fn hot_path(c: &mut Criterion) {
+/// CPU time spent by every thread of this process, from `/proc/self/task/*/schedstat` (Linux;
+/// nanoseconds): the tokio workers, SQLite's worker thread and the benchmark's own thread.
+struct ProcessCpu(WallTime);
+
+fn process_cpu_ns() -> u64 {
+    let Ok(tasks) = fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| fs::read_to_string(task.ok()?.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+impl Measurement for ProcessCpu {
+    type Intermediate = u64;
+    type Value = Duration;
+
+    fn start(&self) -> u64 {
+        process_cpu_ns()
+    }
+    fn end(&self, start: u64) -> Duration {
+        Duration::from_nanos(process_cpu_ns().saturating_sub(start))
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, value: &Duration) -> f64 {
+        value.as_secs_f64() * 1e9
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.0.formatter()
+    }
+}
+
+/// A runtime like the server's (two workers) and the app over a freshly loaded database.
+fn setup() -> (Runtime, AppState, Metrics) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -38,6 +88,12 @@ fn hot_path(c: &mut Criterion) {
             .expect("the dataset loads");
         AppState::new(db, metrics.clone(), &config)
     });
+    (runtime, state, metrics)
+}
+
+/// Benchmarks every query under `prefix` with `c`'s measurement.
+fn execute_queries<M: Measurement + 'static>(c: &mut Criterion<M>, prefix: &str) {
+    let (runtime, state, metrics) = setup();
     for (name, query) in QUERIES {
         let response = runtime.block_on(graphql::execute(
             &state.schema,
@@ -46,7 +102,7 @@ fn hot_path(c: &mut Criterion) {
             Request::new(query),
         ));
         assert!(response.errors.is_empty(), "{name}: {:?}", response.errors);
-        c.bench_function(name, |b| {
+        c.bench_function(&format!("{prefix}{name}"), |b| {
             b.to_async(&runtime).iter(|| async {
                 let response =
                     graphql::execute(&state.schema, &state.db, &metrics, Request::new(query)).await;
@@ -56,5 +112,18 @@ fn hot_path(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, hot_path);
-criterion_main!(benches);
+fn wall_time(c: &mut Criterion) {
+    execute_queries(c, "");
+}
+
+fn cpu_time(c: &mut Criterion<ProcessCpu>) {
+    execute_queries(c, "cpu_");
+}
+
+criterion_group!(wall, wall_time);
+criterion_group! {
+    name = cpu;
+    config = Criterion::default().with_measurement(ProcessCpu(WallTime));
+    targets = cpu_time
+}
+criterion_main!(wall, cpu);
