@@ -5,7 +5,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
-        Arc, Mutex,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -239,11 +239,7 @@ impl Request {
                 );
                 if let Some(data) = self.write(&query).await {
                     let id = id_of(&data["createBook"]["id"]);
-                    self.ledger
-                        .lock()
-                        .expect("not poisoned")
-                        .books
-                        .push((id, author));
+                    self.ledger().books.push((id, author));
                 }
             }
             7 => {
@@ -259,11 +255,7 @@ impl Request {
                     Some(data) => id_of(&data["updateBook"]["authorId"]),
                     None => from,
                 };
-                self.ledger
-                    .lock()
-                    .expect("not poisoned")
-                    .books
-                    .push((book, now));
+                self.ledger().books.push((book, now));
             }
             8 => {
                 let Some((book, author)) = self.take_book() else {
@@ -272,11 +264,7 @@ impl Request {
                 let query =
                     format!(r#"mutation {{ deleteBook(id: "{book}") {{ deletedBookId }} }}"#);
                 if self.write(&query).await.is_none() {
-                    self.ledger
-                        .lock()
-                        .expect("not poisoned")
-                        .books
-                        .push((book, author));
+                    self.ledger().books.push((book, author));
                 }
             }
             _ if step % 20 == 9 => {
@@ -289,15 +277,11 @@ impl Request {
                         .as_array()
                         .map(|books| books.iter().map(|b| id_of(&b["id"])).collect())
                         .unwrap_or_default();
-                    self.ledger
-                        .lock()
-                        .expect("not poisoned")
-                        .authors
-                        .push((id_of(&created["id"]), books));
+                    self.ledger().authors.push((id_of(&created["id"]), books));
                 }
             }
             _ => {
-                let taken = self.ledger.lock().expect("not poisoned").authors.pop();
+                let taken = self.ledger().authors.pop();
                 let Some((author, books)) = taken else { return };
                 let query =
                     format!(r#"mutation {{ deleteAuthor(id: "{author}") {{ deletedBookIds }} }}"#);
@@ -313,19 +297,19 @@ impl Request {
                             ));
                         }
                     }
-                    None => self
-                        .ledger
-                        .lock()
-                        .expect("not poisoned")
-                        .authors
-                        .push((author, books)),
+                    None => self.ledger().authors.push((author, books)),
                 }
             }
         }
     }
 
+    /// The acknowledged writes, locked.
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.ledger.lock().expect("not poisoned")
+    }
+
     fn take_book(&self) -> Option<(i64, i64)> {
-        let mut ledger = self.ledger.lock().expect("not poisoned");
+        let mut ledger = self.ledger();
         let books = &mut ledger.books;
         (!books.is_empty()).then(|| books.swap_remove(books.len() / 2))
     }
