@@ -2,24 +2,26 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, SimpleObject, Value};
-use entity::author;
+use async_graphql::{Context, ID, Object, ScalarType, ServerResult, SimpleObject, Value};
+use entity::{author, book};
+use futures_util::future::BoxFuture;
 
 use super::{
     ContextExt,
     book::Book,
-    connection::{Connection, Node, TotalCount},
+    connection::{self, Connection, Node, TotalCount},
     inputs::{
         AuthorFilter, AuthorOrder, BookFilter, BookOrder, CreateAuthorInput, PageArgs,
         UpdateAuthorInput, author_ordering, book_ordering, list_complexity, optional_page_size,
         parse_id,
     },
+    lists::{field_error, shared_error},
     loaders::BooksArgs,
 };
 use crate::{
     domain::AuthorName,
     error::ApiResult,
-    store::{self, Window},
+    store::{self, Ordering, Page, Window, book::BookSort},
 };
 
 /// A person who wrote books.
@@ -28,6 +30,8 @@ pub struct Author(pub author::Model);
 
 impl Node for Author {
     const NAME: &'static str = "Author";
+    const PLAIN_FIELDS: &'static [&'static str] = &["id", "name"];
+    const BATCHED_FIELDS: &'static [&'static str] = &["books", "bookCount"];
 
     fn plain_field(&self, name: &str) -> Option<Value> {
         Some(match name {
@@ -36,6 +40,168 @@ impl Node for Author {
             _ => return None,
         })
     }
+
+    fn resolve_batched<'a>(
+        authors: &'a [&'a Self],
+        at: &'a [Context<'a>],
+    ) -> BoxFuture<'a, Vec<ServerResult<Value>>> {
+        Box::pin(async move {
+            let Some(first) = at.first() else {
+                return Vec::new();
+            };
+            match first.item.node.name.node.as_str() {
+                "books" => books_of_all(authors, at).await,
+                _ => book_counts_of_all(authors, at).await,
+            }
+        })
+    }
+}
+
+/// What one `Author.books` field asks for, read from its arguments: the same for every author.
+struct BooksRequest {
+    args: BooksArgs,
+    window: Window,
+    ordering: Ordering<BookSort>,
+}
+
+impl BooksRequest {
+    /// Checks the field's arguments.
+    fn new(
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<BookFilter>,
+        order_by: Option<Vec<BookOrder>>,
+    ) -> ApiResult<Self> {
+        let ordering = book_ordering(order_by);
+        let first = optional_page_size("first", first, ctx.max_page_size()?)?;
+        let after = after
+            .map(|text| ordering.parse_cursor("after", &text))
+            .transpose()?;
+        let args = BooksArgs {
+            first,
+            after: after.clone(),
+            filter: BookFilter::parse(filter)?,
+            ordering: ordering.clone(),
+        };
+        let window = Window {
+            after,
+            before: None,
+            limit: first,
+            from_end: false,
+        };
+        Ok(Self {
+            args,
+            window,
+            ordering,
+        })
+    }
+
+    /// Reads and checks the arguments of field context `ctx` as its resolver does.
+    fn of_field(ctx: &Context<'_>) -> ServerResult<Self> {
+        let (_, first) = ctx.param_value("first", None)?;
+        let (_, after) = ctx.param_value("after", None)?;
+        let (_, filter) = ctx.param_value("filter", None)?;
+        let (_, order_by) = ctx.param_value("orderBy", None)?;
+        Self::new(ctx, first, after, filter, order_by).map_err(|error| field_error(ctx, error))
+    }
+
+    /// The books loader's key for the author with `id`.
+    fn key(&self, id: i64) -> (i64, BooksArgs) {
+        (id, self.args.clone())
+    }
+
+    /// The connection of the author with `id`, from its page as the loader gave it.
+    fn connection(&self, id: i64, page: Option<Arc<Page<book::Model>>>) -> Connection<Book> {
+        // Once the loader and the other holders have let go of their copies (they usually
+        // have by now), the rows move; otherwise they are cloned.
+        let page = page
+            .map(|page| Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone()))
+            .unwrap_or_default();
+        let total_count = TotalCount::BooksOfAuthor(id, self.args.filter.clone());
+        Connection::new(
+            page,
+            &self.window,
+            &self.ordering,
+            total_count,
+            Book,
+            |book| &book.0,
+        )
+    }
+}
+
+/// `books` of every author of a list: one `load_many`, then the connections resolved together.
+async fn books_of_all(authors: &[&Author], at: &[Context<'_>]) -> Vec<ServerResult<Value>> {
+    // The arguments are the same for every author: read them once, as the first author's
+    // resolver would, and give every author the same error if they are wrong.
+    let request = match BooksRequest::of_field(&at[0]) {
+        Ok(request) => request,
+        Err(error) => return shared_error(at, error),
+    };
+    let loaded = match at[0].loaders() {
+        Ok(loaders) => {
+            loaders
+                .books
+                .load_many(authors.iter().map(|author| request.key(author.0.id)))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    let pages = match loaded {
+        Ok(pages) => pages,
+        Err(error) => return shared_error(at, field_error(&at[0], error)),
+    };
+    // An author listed twice holds its page twice; the last holder takes the rows.
+    let shared: Vec<_> = authors
+        .iter()
+        .map(|author| pages.get(&request.key(author.0.id)).cloned())
+        .collect();
+    drop(pages);
+    let connections: Vec<_> = authors
+        .iter()
+        .zip(shared)
+        .map(|(author, page)| request.connection(author.0.id, page))
+        .collect();
+    let connection_at: Vec<_> = at
+        .iter()
+        .map(|ctx| ctx.with_selection_set(&ctx.item.node.selection_set))
+        .collect();
+    connection::connections(&connections, &connection_at, at[0].item).await
+}
+
+/// `bookCount` of every author of a list: one `load_many`.
+async fn book_counts_of_all(authors: &[&Author], at: &[Context<'_>]) -> Vec<ServerResult<Value>> {
+    let filter = match at[0].param_value("filter", None) {
+        Ok((_, filter)) => BookFilter::parse(filter).map_err(|error| field_error(&at[0], error)),
+        Err(error) => Err(error),
+    };
+    let filter = match filter {
+        Ok(filter) => filter,
+        Err(error) => return shared_error(at, error),
+    };
+    let loaded = match at[0].loaders() {
+        Ok(loaders) => {
+            loaders
+                .book_counts
+                .load_many(authors.iter().map(|author| (author.0.id, filter.clone())))
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    let counts = match loaded {
+        Ok(counts) => counts,
+        Err(error) => return shared_error(at, field_error(&at[0], error)),
+    };
+    authors
+        .iter()
+        .map(|author| {
+            let count = counts
+                .get(&(author.0.id, filter.clone()))
+                .copied()
+                .unwrap_or(0);
+            Ok(ScalarType::to_value(&count))
+        })
+        .collect()
 }
 
 /// A person who wrote books.
@@ -63,41 +229,13 @@ impl Author {
         #[graphql(desc = "Sort keys, most significant first; ties are broken by ID.")]
         order_by: Option<Vec<BookOrder>>,
     ) -> ApiResult<Connection<Book>> {
-        let ordering = book_ordering(order_by);
-        let first = optional_page_size("first", first, ctx.max_page_size()?)?;
-        let after = after
-            .map(|text| ordering.parse_cursor("after", &text))
-            .transpose()?;
-        let args = BooksArgs {
-            first,
-            after: after.clone(),
-            filter: BookFilter::parse(filter)?,
-            ordering: ordering.clone(),
-        };
-        let total_count = TotalCount::BooksOfAuthor(self.0.id, args.filter.clone());
+        let request = BooksRequest::new(ctx, first, after, filter, order_by)?;
         let page = ctx
             .loaders()?
             .books
-            .load_one((self.0.id, args))
-            .await?
-            // Once the loader has let go of its copy (it usually has by now), the rows move;
-            // otherwise they are cloned.
-            .map(|page| Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone()))
-            .unwrap_or_default();
-        let window = Window {
-            after,
-            before: None,
-            limit: first,
-            from_end: false,
-        };
-        Ok(Connection::new(
-            page,
-            &window,
-            &ordering,
-            total_count,
-            Book,
-            |book| &book.0,
-        ))
+            .load_one(request.key(self.0.id))
+            .await?;
+        Ok(request.connection(self.0.id, page))
     }
 
     /// How many books of this author match the filter (all of them without one).

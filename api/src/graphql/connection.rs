@@ -4,83 +4,25 @@
 use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
-    Context, ContextSelectionSet, Name, Object, OutputType, Positioned, ServerResult, SimpleObject,
+    Context, ContextSelectionSet, Object, OutputType, Positioned, ServerResult, SimpleObject,
     TypeName, Value,
     indexmap::IndexMap,
     parser::types::{Field, Selection, SelectionSet},
     registry::Registry,
-    resolver_utils::resolve_list,
 };
 
-use super::ContextExt;
+use futures_util::future::{BoxFuture, join_all};
+
+pub use super::lists::Node;
+use super::{ContextExt, lists};
 use crate::{
     error::ApiResult,
     store::{self, Ordering, Page, SortField, Window, author::AuthorFilter, book::BookFilter},
 };
 
-/// A GraphQL type that lists come in.
-pub trait Node: OutputType + Clone + 'static {
-    /// The type's name; its list types are `<NAME>Connection` and `<NAME>Edge`.
-    const NAME: &'static str;
-
-    /// The value of field `name` when it is a copy of a column (no argument, no I/O, no error),
-    /// exactly as its resolver gives it; `None` for any other field.
-    fn plain_field(&self, name: &str) -> Option<Value>;
-}
-
-/// The `nodes` of a connection, a `[N!]!`. When a query selects only plain fields of `N` (no
-/// fragment, argument or directive), as a page of books under each author does, the list is built
-/// directly: async-graphql would otherwise run a boxed future per field of every item, which was
-/// the largest cost of a nested page (BENCHMARKS.md). Anything else resolves as usual. Valid while
-/// the schema has no extensions, which would observe each field (`graphql::build_schema`).
+/// The `nodes` of a connection, a `[N!]!`, resolved a field at a time for all its items
+/// ([`lists`]).
 pub struct Nodes<'a, N>(&'a [N]);
-
-impl<N: Node> Nodes<'_, N> {
-    /// The response keys and names of the selected fields, if they are all bare fields.
-    fn bare_fields(selection: &SelectionSet) -> Option<Vec<(&Name, &str)>> {
-        selection
-            .items
-            .iter()
-            .map(|item| match &item.node {
-                Selection::Field(field)
-                    if field.node.arguments.is_empty() && field.node.directives.is_empty() =>
-                {
-                    Some((
-                        &field.node.response_key().node,
-                        field.node.name.node.as_str(),
-                    ))
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The object of `node` with `fields`, if they are all plain fields.
-    fn plain_object(node: &N, fields: &[(&Name, &str)]) -> Option<Value> {
-        let mut object = IndexMap::with_capacity(fields.len());
-        for &(key, name) in fields {
-            let value = match name {
-                "__typename" => Value::String(N::type_name().into_owned()),
-                name => node.plain_field(name)?,
-            };
-            // A repeated response key keeps its first value, as async-graphql's merge does.
-            object.entry(key.clone()).or_insert(value);
-        }
-        Some(Value::Object(object))
-    }
-
-    /// The whole list, if the selection holds only plain fields. Whether a field is plain depends
-    /// on its type, not on the node, so only the first node can say no.
-    fn plain_list(&self, selection: &SelectionSet) -> Option<Value> {
-        let fields = Self::bare_fields(selection)?;
-        let objects = self
-            .0
-            .iter()
-            .map(|node| Self::plain_object(node, &fields))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Value::List(objects))
-    }
-}
 
 impl<N: Node> OutputType for Nodes<'_, N> {
     fn type_name() -> Cow<'static, str> {
@@ -100,11 +42,150 @@ impl<N: Node> OutputType for Nodes<'_, N> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        match self.plain_list(&ctx.item.node) {
-            Some(list) => Ok(list),
-            None => resolve_list(ctx, field, self.0, Some(self.0.len())).await,
-        }
+        lists::list(ctx, field, self.0).await
     }
+}
+
+/// The connections `connections`, connection `i` in the context `at[i]` of its selection set
+/// (which all share), as values of `field`. When they select only `nodes` and `__typename`, the
+/// nodes of all of them are resolved as one list ([`lists::objects`]); otherwise each connection
+/// resolves through async-graphql. One result per connection.
+pub fn connections<'a, N: Node>(
+    connections: &'a [Connection<N>],
+    at: &'a [ContextSelectionSet<'a>],
+    field: &'a Positioned<Field>,
+) -> BoxFuture<'a, Vec<ServerResult<Value>>> {
+    Box::pin(async move {
+        let Some(first) = at.first() else {
+            return Vec::new();
+        };
+        let Some(fields) = nodes_only(&first.item.node) else {
+            return join_all(
+                connections
+                    .iter()
+                    .zip(at)
+                    .map(|(connection, ctx)| OutputType::resolve(connection, ctx, field)),
+            )
+            .await;
+        };
+
+        // Each `nodes` field (it may be aliased) of all connections at once, all concurrently.
+        let lists = join_all(
+            fields
+                .iter()
+                .filter(|field| field.node.name.node != "__typename")
+                .map(|field| nodes_of_all(connections, at, field)),
+        )
+        .await;
+        let mut lists: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
+
+        let type_name = <Connection<N> as OutputType>::type_name();
+        at.iter()
+            .map(|ctx| {
+                let mut lists = lists.iter_mut();
+                let mut object = IndexMap::with_capacity(fields.len());
+                for field in &fields {
+                    let value = if field.node.name.node == "__typename" {
+                        Value::String(type_name.clone().into_owned())
+                    } else {
+                        match lists.next().and_then(|values| values.next()) {
+                            Some(Ok(value)) => value,
+                            Some(Err(error)) => {
+                                ctx.add_error(error);
+                                continue;
+                            }
+                            None => Value::Null,
+                        }
+                    };
+                    object
+                        .entry(field.node.response_key().node.clone())
+                        .or_insert(value);
+                }
+                Ok(if object.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Object(object)
+                })
+            })
+            .collect()
+    })
+}
+
+/// The fields of a connection's `selection` if they are bare `nodes` (each under its own response
+/// key) and `__typename` fields, with no argument or directive.
+fn nodes_only(selection: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
+    let fields = selection
+        .items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field)
+                if field.node.arguments.is_empty()
+                    && field.node.directives.is_empty()
+                    && matches!(field.node.name.node.as_str(), "nodes" | "__typename") =>
+            {
+                Some(field)
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let repeated_nodes = fields.iter().enumerate().any(|(index, field)| {
+        field.node.name.node == "nodes"
+            && fields.iter().enumerate().any(|(other, f)| {
+                other != index && f.node.response_key().node == field.node.response_key().node
+            })
+    });
+    (!repeated_nodes).then_some(fields)
+}
+
+/// Field `field` (a `nodes`) of every connection of `connections`, connection `i` at `at[i]`: the
+/// items of all of them resolved as one list. One result per connection, as its `nodes` field
+/// would give it.
+async fn nodes_of_all<N: Node>(
+    connections: &[Connection<N>],
+    at: &[ContextSelectionSet<'_>],
+    field: &Positioned<Field>,
+) -> Vec<ServerResult<Value>> {
+    let field_at: Vec<_> = at.iter().map(|ctx| ctx.with_field(field)).collect();
+    let list_at: Vec<_> = field_at
+        .iter()
+        .map(|ctx| ctx.with_selection_set(&field.node.selection_set))
+        .collect();
+    let item_at: Vec<_> = list_at
+        .iter()
+        .zip(connections)
+        .flat_map(|(ctx, connection)| {
+            (0..connection.nodes.len()).map(move |index| ctx.with_index(index))
+        })
+        .collect();
+    let items: Vec<&N> = connections
+        .iter()
+        .flat_map(|connection| &connection.nodes)
+        .collect();
+    let mut values = lists::objects(&items, &item_at, field)
+        .await
+        .into_iter()
+        .zip(&item_at);
+    connections
+        .iter()
+        .zip(&field_at)
+        .map(|(connection, field_ctx)| {
+            let mut list = Vec::with_capacity(connection.nodes.len());
+            let mut failed = None;
+            for (value, ctx) in values.by_ref().take(connection.nodes.len()) {
+                match value {
+                    Ok(value) => list.push(value),
+                    Err(error) => {
+                        failed.get_or_insert_with(|| ctx.set_error_path(error));
+                    }
+                }
+            }
+            // A failed item fails the list, and the list's field, as `resolve_list` does.
+            match failed {
+                Some(error) => Err(field_ctx.set_error_path(error)),
+                None => Ok(Value::List(list)),
+            }
+        })
+        .collect()
 }
 
 /// Where a connection's `totalCount` comes from, computed only when selected.

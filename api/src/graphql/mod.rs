@@ -7,6 +7,7 @@ mod book;
 mod connection;
 mod inputs;
 mod limits;
+mod lists;
 mod loaders;
 
 use async_graphql::{
@@ -45,8 +46,8 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscript
 }
 
 /// The schema that serves requests over `db`, with the limits and switches of `config`
-/// (`API.md` § Limits). It registers no extension: `connection::Nodes` builds lists of plain
-/// fields without the per-field hooks an extension would expect.
+/// (`API.md` § Limits). It registers no extension: `lists` resolves lists a field at a time,
+/// without the per-field hooks an extension would expect.
 pub fn build_schema(db: DatabaseConnection, config: &Config) -> ApiSchema {
     let builder = schema_builder()
         .data(db)

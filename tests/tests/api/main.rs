@@ -10,6 +10,7 @@ mod fuzz;
 mod hostile;
 mod http;
 mod limits;
+mod lists;
 mod migrations;
 mod model;
 mod mutations;
