@@ -30,13 +30,12 @@ pub struct Author(pub author::Model);
 
 impl Node for Author {
     const NAME: &'static str = "Author";
-    const PLAIN_FIELDS: &'static [&'static str] = &["id", "name"];
     const BATCHED_FIELDS: &'static [&'static str] = &["books", "bookCount"];
 
-    fn plain_field(&self, name: &str) -> Option<Value> {
+    fn plain_field(name: &str) -> Option<fn(&Self) -> Value> {
         Some(match name {
-            "id" => Value::String(self.0.id.to_string()),
-            "name" => Value::String(self.0.name.clone()),
+            "id" => |author: &Self| Value::String(author.0.id.to_string()),
+            "name" => |author: &Self| Value::String(author.0.name.clone()),
             _ => return None,
         })
     }

@@ -25,15 +25,14 @@ pub struct Book(pub book::Model);
 
 impl Node for Book {
     const NAME: &'static str = "Book";
-    const PLAIN_FIELDS: &'static [&'static str] = &["id", "title", "publishedYear", "authorId"];
     const BATCHED_FIELDS: &'static [&'static str] = &["author"];
 
-    fn plain_field(&self, name: &str) -> Option<Value> {
+    fn plain_field(name: &str) -> Option<fn(&Self) -> Value> {
         Some(match name {
-            "id" => Value::String(self.0.id.to_string()),
-            "title" => Value::String(self.0.title.clone()),
-            "publishedYear" => self.0.published_year.map_or(Value::Null, Value::from),
-            "authorId" => Value::String(self.0.author_id.to_string()),
+            "id" => |book: &Self| Value::String(book.0.id.to_string()),
+            "title" => |book: &Self| Value::String(book.0.title.clone()),
+            "publishedYear" => |book: &Self| book.0.published_year.map_or(Value::Null, Value::from),
+            "authorId" => |book: &Self| Value::String(book.0.author_id.to_string()),
             _ => return None,
         })
     }

@@ -19,7 +19,7 @@
 //! field (`graphql::build_schema`).
 
 use async_graphql::{
-    Context, ContextSelectionSet, OutputType, Positioned, ServerError, ServerResult, Value,
+    Context, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,
     indexmap::IndexMap,
     parser::types::{Field, Selection, SelectionSet},
 };
@@ -30,15 +30,12 @@ pub trait Node: OutputType + Clone + 'static {
     /// The type's name; its list types are `<NAME>Connection` and `<NAME>Edge`.
     const NAME: &'static str;
 
-    /// The fields that copy a column: no argument, no I/O, no error.
-    const PLAIN_FIELDS: &'static [&'static str];
-
     /// The fields resolved for a whole list at once by [`Node::resolve_batched`].
     const BATCHED_FIELDS: &'static [&'static str];
 
-    /// The value of plain field `name` (one of [`Node::PLAIN_FIELDS`]), exactly as its resolver
-    /// gives it; `None` for any other field.
-    fn plain_field(&self, name: &str) -> Option<Value>;
+    /// How to read field `name` when it copies a column (no argument, no I/O, no error): its
+    /// value exactly as its resolver gives it. `None` for any other field.
+    fn plain_field(name: &str) -> Option<fn(&Self) -> Value>;
 
     /// The field of `at` (one of [`Node::BATCHED_FIELDS`]) for each of `nodes`: node `i` at field
     /// context `at[i]`. One result per node, an error with its path set, as its resolver and
@@ -62,37 +59,73 @@ pub fn shared_error(at: &[Context<'_>], error: ServerError) -> Vec<ServerResult<
         .collect()
 }
 
-/// The fields of `selection` if a list of `N` can resolve them a field at a time: bare fields,
-/// plain or batched, with no directive, and no repeated response key on a batched field (whose
-/// values async-graphql would merge).
-fn bare_fields<N: Node>(selection: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
-    let mut fields = Vec::with_capacity(selection.items.len());
-    for item in &selection.items {
-        let Selection::Field(field) = &item.node else {
-            return None;
+/// How one response key of the objects of a list is filled.
+enum Slot<N> {
+    /// The type's name.
+    Typename,
+    /// A copy of a column.
+    Plain(fn(&N) -> Value),
+    /// The values of the batched field with this index, one per object.
+    Batched(usize),
+}
+
+/// How a list of `N` resolves a selection a field at a time.
+struct Plan<'s, N> {
+    /// The fields resolved for all objects at once.
+    batched: Vec<&'s Positioned<Field>>,
+    /// An object with every response key, in the order of the selection, and no values yet:
+    /// each object starts as a copy of it, so that no key is hashed again.
+    template: IndexMap<Name, Value>,
+    /// How each key of `template` is filled.
+    slots: Vec<Slot<N>>,
+}
+
+impl<N: Node> Plan<'_, N> {
+    /// The plan of `selection` when it holds only bare fields, plain or batched, with no
+    /// directive, and no repeated response key on a batched field (whose values async-graphql
+    /// would merge); `None` otherwise.
+    fn of(selection: &SelectionSet) -> Option<Plan<'_, N>> {
+        let mut plan = Plan {
+            batched: Vec::new(),
+            template: IndexMap::with_capacity(selection.items.len()),
+            slots: Vec::with_capacity(selection.items.len()),
         };
-        if !field.node.directives.is_empty() {
-            return None;
+        for item in &selection.items {
+            let Selection::Field(field) = &item.node else {
+                return None;
+            };
+            if !field.node.directives.is_empty() {
+                return None;
+            }
+            let name = field.node.name.node.as_str();
+            let slot = if name == "__typename" {
+                Slot::Typename
+            } else if let Some(read) = N::plain_field(name) {
+                Slot::Plain(read)
+            } else if N::BATCHED_FIELDS.contains(&name) {
+                plan.batched.push(field);
+                Slot::Batched(plan.batched.len() - 1)
+            } else {
+                return None;
+            };
+            let batched = matches!(slot, Slot::Batched(_));
+            if !batched && !field.node.arguments.is_empty() {
+                return None;
+            }
+            let key = &field.node.response_key().node;
+            match plan.template.get_index_of(key) {
+                // A repeated key keeps its first value, as async-graphql's merge does for
+                // plain values.
+                Some(first) if !batched && !matches!(plan.slots[first], Slot::Batched(_)) => {}
+                Some(_) => return None,
+                None => {
+                    plan.template.insert(key.clone(), Value::Null);
+                    plan.slots.push(slot);
+                }
+            }
         }
-        let name = field.node.name.node.as_str();
-        let plain = name == "__typename" || N::PLAIN_FIELDS.contains(&name);
-        if plain && !field.node.arguments.is_empty() {
-            return None;
-        }
-        if !plain && !N::BATCHED_FIELDS.contains(&name) {
-            return None;
-        }
-        fields.push(field);
+        Some(plan)
     }
-    let repeated_batched = fields.iter().enumerate().any(|(index, field)| {
-        let key = field.node.response_key();
-        N::BATCHED_FIELDS.contains(&field.node.name.node.as_str())
-            && fields
-                .iter()
-                .enumerate()
-                .any(|(other, f)| other != index && f.node.response_key().node == key.node)
-    });
-    (!repeated_batched).then_some(fields)
 }
 
 /// The objects of `nodes`, node `i` in the context `at[i]` of its selection set (which all share),
@@ -106,7 +139,7 @@ pub fn objects<'a, N: Node>(
         let Some(first) = at.first() else {
             return Vec::new();
         };
-        let Some(fields) = bare_fields::<N>(&first.item.node) else {
+        let Some(plan) = Plan::<N>::of(&first.item.node) else {
             return join_all(
                 nodes
                     .iter()
@@ -118,9 +151,9 @@ pub fn objects<'a, N: Node>(
 
         // Each batched field for all nodes; the fields concurrently, so that their loaders
         // share a standstill (`batching`) as the executor's fields would.
-        let batched: Vec<Vec<Context<'_>>> = fields
+        let batched: Vec<Vec<Context<'_>>> = plan
+            .batched
             .iter()
-            .filter(|field| N::BATCHED_FIELDS.contains(&field.node.name.node.as_str()))
             .map(|field| at.iter().map(|ctx| ctx.with_field(field)).collect())
             .collect();
         let mut values: Vec<_> = join_all(batched.iter().map(|at| N::resolve_batched(nodes, at)))
@@ -129,33 +162,34 @@ pub fn objects<'a, N: Node>(
             .map(Vec::into_iter)
             .collect();
 
-        let type_name = N::type_name();
+        let type_name = Value::String(N::type_name().into_owned());
         nodes
             .iter()
             .zip(at)
             .map(|(node, ctx)| {
-                let mut batched = values.iter_mut();
-                let mut object = IndexMap::with_capacity(fields.len());
-                for field in &fields {
-                    let value = match field.node.name.node.as_str() {
-                        "__typename" => Value::String(type_name.clone().into_owned()),
-                        name if N::BATCHED_FIELDS.contains(&name) => {
-                            match batched.next().and_then(|values| values.next()) {
-                                Some(Ok(value)) => value,
-                                Some(Err(error)) => {
-                                    ctx.add_error(error);
-                                    continue;
-                                }
-                                None => Value::Null,
+                let mut object = plan.template.clone();
+                let mut failed = Vec::new();
+                for (index, slot) in plan.slots.iter().enumerate() {
+                    let value = match slot {
+                        Slot::Typename => type_name.clone(),
+                        Slot::Plain(read) => read(node),
+                        Slot::Batched(field) => match values[*field].next() {
+                            Some(Ok(value)) => value,
+                            Some(Err(error)) => {
+                                ctx.add_error(error);
+                                failed.push(index);
+                                continue;
                             }
-                        }
-                        name => node.plain_field(name).unwrap_or_default(),
+                            None => Value::Null,
+                        },
                     };
-                    // A repeated key keeps its first value, as async-graphql's merge does for
-                    // plain values.
-                    object
-                        .entry(field.node.response_key().node.clone())
-                        .or_insert(value);
+                    if let Some((_, entry)) = object.get_index_mut(index) {
+                        *entry = value;
+                    }
+                }
+                // A field that failed is left out, as async-graphql leaves it out.
+                for index in failed.into_iter().rev() {
+                    object.shift_remove_index(index);
                 }
                 // An object whose every field failed is null, as async-graphql makes it.
                 Ok(if object.is_empty() {
