@@ -42,6 +42,11 @@ impl ApiError {
         Self::BadUserInput(message.into())
     }
 
+    /// An internal error that is not the database's (a programming error), reported like one.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(Arc::new(DbErr::Custom(message.into())))
+    }
+
     /// The `extensions.code` the client sees.
     pub fn code(&self) -> &'static str {
         match self {

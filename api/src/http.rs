@@ -1,10 +1,7 @@
 //! GraphQL over HTTP (`API.md` § GraphQL endpoint): POST and GET, content negotiation, GraphiQL
 //! for browsers, and the health checks.
 
-use async_graphql::{
-    http::GraphiQLSource,
-    parser::{parse_query, types::OperationType},
-};
+use async_graphql::{http::GraphiQLSource, parser::types::OperationType};
 use std::time::Instant;
 
 use axum::{
@@ -72,7 +69,7 @@ pub async fn get_graphql(
     if !query.contains("query=") && accepts(&headers, "text/html") {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
-    let request = match async_graphql::http::parse_query_string(&query) {
+    let mut request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
         Err(err) => {
             return rejected(
@@ -82,7 +79,7 @@ pub async fn get_graphql(
             );
         }
     };
-    if is_mutation(&request) {
+    if is_mutation(&mut request) {
         let mut response = rejected(
             &state,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -115,12 +112,12 @@ pub async fn readyz(State(state): State<AppState>) -> StatusCode {
 async fn execute(
     state: &AppState,
     headers: &HeaderMap,
-    request: async_graphql::Request,
+    mut request: async_graphql::Request,
 ) -> Response {
     if request.query.trim().is_empty() {
         return rejected(state, StatusCode::BAD_REQUEST, "the request has no `query`");
     }
-    if let Some(operation) = operation_name(&request) {
+    if let Some(operation) = operation_name(&mut request) {
         tracing::Span::current().record("operation", tracing::field::display(&operation));
     }
     let started = Instant::now();
@@ -181,13 +178,15 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
         })
 }
 
-/// Whether the operation `request` would run is a mutation.
-fn is_mutation(request: &async_graphql::Request) -> bool {
-    let Ok(document) = parse_query(&request.query) else {
+/// Whether the operation `request` would run is a mutation. The request keeps the parsed
+/// document, which its execution then uses instead of parsing the query again.
+fn is_mutation(request: &mut async_graphql::Request) -> bool {
+    let wanted = request.operation_name.clone();
+    let Ok(document) = request.parsed_query() else {
         return false;
     };
     document.operations.iter().any(|(name, operation)| {
-        let selected = match &request.operation_name {
+        let selected = match &wanted {
             Some(wanted) => name.is_some_and(|name| name.as_str() == wanted),
             None => true,
         };
@@ -195,12 +194,13 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
     })
 }
 
-/// The name of the operation `request` runs, if it has one.
-fn operation_name(request: &async_graphql::Request) -> Option<String> {
+/// The name of the operation `request` runs, if it has one. The request keeps the parsed
+/// document, which its execution then uses instead of parsing the query again.
+fn operation_name(request: &mut async_graphql::Request) -> Option<String> {
     if let Some(name) = &request.operation_name {
         return Some(name.clone());
     }
-    let document = parse_query(&request.query).ok()?;
+    let document = request.parsed_query().ok()?;
     let mut operations = document.operations.iter();
     match (operations.next(), operations.next()) {
         (Some((name, _)), None) => name.map(ToString::to_string),

@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     domain::AuthorName,
-    error::ApiResult,
+    error::{ApiError, ApiResult},
     store::{self, Ordering, Page, Window, book::BookSort},
 };
 
@@ -50,7 +50,11 @@ impl Node for Author {
             };
             match first.item.node.name.node.as_str() {
                 "books" => books_of_all(authors, at).await,
-                _ => book_counts_of_all(authors, at).await,
+                "bookCount" => book_counts_of_all(authors, at).await,
+                other => {
+                    let error = ApiError::internal(format!("`Author.{other}` is not batched"));
+                    shared_error(at, field_error(first, error))
+                }
             }
         })
     }

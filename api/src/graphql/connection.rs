@@ -167,8 +167,7 @@ async fn nodes_of_all<N: Node>(
         .zip(&item_at);
     connections
         .iter()
-        .zip(&field_at)
-        .map(|(connection, field_ctx)| {
+        .map(|connection| {
             let mut list = Vec::with_capacity(connection.nodes.len());
             let mut failed = None;
             for (value, ctx) in values.by_ref().take(connection.nodes.len()) {
@@ -179,9 +178,10 @@ async fn nodes_of_all<N: Node>(
                     }
                 }
             }
-            // A failed item fails the list, and the list's field, as `resolve_list` does.
+            // A failed item fails the list, and the list's field, at the item's path, as
+            // `resolve_list` does.
             match failed {
-                Some(error) => Err(field_ctx.set_error_path(error)),
+                Some(error) => Err(error),
                 None => Ok(Value::List(list)),
             }
         })

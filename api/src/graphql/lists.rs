@@ -3,20 +3,24 @@
 //! async-graphql resolves each object of a list on its own: a boxed future per field, polled in a
 //! `FuturesUnordered` and merged into an `IndexMap`, and a DataLoader call per object for each
 //! relation. For a nested page that was most of the server's work (BENCHMARKS.md). Here, when the
-//! items of a list select only bare fields (no fragment, no directive, no response key given twice
-//! to a relation), each field is resolved for the whole list at once: a column is copied, a
+//! items of a list select only bare fields (no fragment, no custom directive, no response key given
+//! twice to a relation), each field is resolved for the whole list at once: a column is copied, a
 //! relation is loaded with one `load_many` for every item, and the related objects are resolved the
-//! same way, a level at a time. Any other selection resolves through async-graphql, object by
-//! object, as before.
+//! same way, a level at a time. A nested connection that selects more than `nodes` resolves through
+//! async-graphql, one connection at a time (its loads still share one statement), as does any other
+//! selection.
 //!
 //! A client sees what async-graphql's executor gives: the same values, the same statements, and
 //! for a field that fails the same error at the same path, with the field left out of its object
-//! (async-graphql 7 does not null the parent of a failed non-null field). Two things differ: the
-//! fields of an object come in the order of the selection, as the GraphQL specification asks,
-//! where async-graphql orders them by which finished first; and one failure shared by a list (its
-//! statement failed) is logged once, so its errors share one `errorId`. The tests compare both
-//! paths on the same queries. Valid while the schema has no extensions, which would observe each
-//! field (`graphql::build_schema`).
+//! (async-graphql 7 does not null the parent of a failed non-null field). Three things differ:
+//! - the fields of an object come in the order of the selection, as the GraphQL specification
+//!   asks, where async-graphql orders them by which finished first;
+//! - errors are listed object by object, where async-graphql lists them as they happen;
+//! - one failure shared by a list (its statement failed) is logged once, so its errors share one
+//!   `errorId`.
+//!
+//! `tests/tests/api/lists.rs` compares both paths on the same queries. Valid while the schema has
+//! no extensions, which would observe each field (`graphql::build_schema`).
 
 use async_graphql::{
     Context, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,

@@ -106,7 +106,5 @@ impl ContextExt for Context<'_> {
 /// A schema built without its data: a programming error, reported as an internal error.
 fn missing(what: &str) -> ApiError {
     tracing::error!("{what} is missing from the GraphQL context");
-    ApiError::Internal(std::sync::Arc::new(sea_orm::DbErr::Custom(format!(
-        "{what} is missing"
-    ))))
+    ApiError::internal(format!("{what} is missing"))
 }

@@ -40,12 +40,23 @@ async fn same_both_ways(app: &TestApp, shape: &str) -> Value {
     fast
 }
 
+/// The response to `query` as the server wrote it, keys in its order.
+async fn raw(app: &TestApp, query: &str) -> String {
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({ "query": query }).to_string(),
+        ))
+        .expect("a request");
+    String::from_utf8(app.send(request).await.2).expect("UTF-8")
+}
+
 /// Every field a list resolves for all its items, nested, aliased, repeated, with arguments, next
 /// to connection fields that resolve object by object.
 const SHAPES: &[&str] = &[
     "{ authors(first: 10) { nodes { < id name bookCount books { nodes { < id title publishedYear authorId __typename > } } __typename > } } }",
     r#"{ books(first: 30) { nodes { < title author { < name books(first: 2, orderBy: [{ field: TITLE, direction: DESC }]) { nodes { < title > } } > } > } } }"#,
-    r#"{ authors { nodes { < a: books(first: 1) { nodes { < title > } } b: books(first: 3, filter: { publishedYearFrom: 1903 }) { __typename n: nodes { < id > } nodes { < title t: title > } } c: bookCount(filter: { titleContains: "1" }) bookCount name n: name > } } }"#,
+    r#"{ authors { nodes { < a: books(first: 1) { nodes { < title > } } b: books(first: 3, filter: { publishedYearFrom: 1903 }) { __typename n: nodes { < id > } nodes { < title t: title > } } c: bookCount(filter: { titleContains: "1" }) bookCount name n: name name > } } }"#,
     "{ authors(first: 4) { nodes { < books(first: 2) { nodes { < id > } } books(first: 2) { nodes { < title > } } > } } }",
     "{ authors(first: 3) { nodes { < books(first: 2) { nodes { < author { < books(first: 2) { nodes { < title author { < name > } > } } > } > } } > } } }",
     "{ authors(first: 4) { nodes { < books(first: 1) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { < title > } } nodes { < title > } } > } } }",
@@ -97,6 +108,45 @@ async fn lists_resolved_a_field_at_a_time_answer_what_the_executor_answers(backe
         wrong_first["data"]["authors"]["nodes"][2],
         json!({ "name": "Author 3" })
     );
+
+    // Only the batched path puts the fields in the order of the selection: this is the path the
+    // comparisons above took.
+    let (batched, resolved) = both_ways(
+        "{ authors(first: 1) { nodes { < books(first: 1) { nodes { < id > } } name > } } }",
+    );
+    let batched = raw(&app, &batched).await;
+    let resolved = raw(&app, &resolved).await;
+    assert!(
+        batched.contains(r#"{"books":{"nodes":[{"id":"#),
+        "{batched}"
+    );
+    assert!(
+        resolved.contains(r#"{"name":"Author 1","books":"#),
+        "{resolved}"
+    );
+
+    // The authors' statement fails: every book reports it, and keeps its other fields.
+    app.db
+        .execute_unprepared("ALTER TABLE author RENAME TO author_gone")
+        .await
+        .expect("hide the authors");
+    let orphaned = same_both_ways(
+        &app,
+        "{ books(first: 4) { nodes { < title author { < name > } > } } }",
+    )
+    .await;
+    let errors = orphaned["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 4, "{orphaned}");
+    assert_eq!(errors[3]["path"], json!(["books", "nodes", 3, "author"]));
+    assert_eq!(errors[3]["extensions"]["code"], "INTERNAL_SERVER_ERROR");
+    assert_eq!(
+        orphaned["data"]["books"]["nodes"][0],
+        json!({ "title": "Book 1.1" })
+    );
+    app.db
+        .execute_unprepared("ALTER TABLE author_gone RENAME TO author")
+        .await
+        .expect("bring the authors back");
 
     // The books' statement fails: every author reports it, and keeps its other fields.
     app.db
