@@ -9,13 +9,13 @@ use futures_util::future::BoxFuture;
 use super::{
     ContextExt,
     book::Book,
-    connection::{self, Connection, Node, TotalCount},
+    connection::{Connection, Node, TotalCount},
     inputs::{
         AuthorFilter, AuthorOrder, BookFilter, BookOrder, CreateAuthorInput, PageArgs,
         UpdateAuthorInput, author_ordering, book_ordering, list_complexity, optional_page_size,
         parse_id,
     },
-    lists::{field_error, shared_error},
+    lists::{self, Batched, field_error, shared_error},
     loaders::BooksArgs,
 };
 use crate::{
@@ -30,6 +30,9 @@ pub struct Author(pub author::Model);
 
 impl Node for Author {
     const NAME: &'static str = "Author";
+}
+
+impl Batched for Author {
     const BATCHED_FIELDS: &'static [&'static str] = &["books", "bookCount"];
 
     fn plain_field(name: &str) -> Option<fn(&Self) -> Value> {
@@ -165,11 +168,12 @@ async fn books_of_all(authors: &[&Author], at: &[Context<'_>]) -> Vec<ServerResu
         .zip(shared)
         .map(|(author, page)| request.connection(author.0.id, page))
         .collect();
+    let connections: Vec<&Connection<Book>> = connections.iter().collect();
     let connection_at: Vec<_> = at
         .iter()
         .map(|ctx| ctx.with_selection_set(&ctx.item.node.selection_set))
         .collect();
-    connection::connections(&connections, &connection_at, at[0].item).await
+    lists::objects(&connections, &connection_at, at[0].item).await
 }
 
 /// `bookCount` of every author of a list: one `load_many`.

@@ -12,7 +12,7 @@ use super::{
         BookFilter, BookOrder, CreateBookInput, PageArgs, UpdateBookInput, book_ordering,
         list_complexity, parse_id,
     },
-    lists::{self, field_error, shared_error},
+    lists::{self, Batched, field_error, shared_error},
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -25,6 +25,9 @@ pub struct Book(pub book::Model);
 
 impl Node for Book {
     const NAME: &'static str = "Book";
+}
+
+impl Batched for Book {
     const BATCHED_FIELDS: &'static [&'static str] = &["author"];
 
     fn plain_field(name: &str) -> Option<fn(&Self) -> Value> {

@@ -5,16 +5,20 @@ use std::{borrow::Cow, sync::Arc};
 
 use async_graphql::{
     Context, ContextSelectionSet, Object, OutputType, Positioned, ServerResult, SimpleObject,
-    TypeName, Value,
-    indexmap::IndexMap,
-    parser::types::{Field, Selection, SelectionSet},
-    registry::Registry,
+    TypeName, Value, parser::types::Field, registry::Registry,
+};
+use futures_util::future::BoxFuture;
+
+use super::{
+    ContextExt,
+    lists::{self, Batched},
 };
 
-use futures_util::future::{BoxFuture, join_all};
-
-pub use super::lists::Node;
-use super::{ContextExt, lists};
+/// A GraphQL type that lists come in.
+pub trait Node: Batched + Clone + Sync {
+    /// The type's name; its list types are `<NAME>Connection` and `<NAME>Edge`.
+    const NAME: &'static str;
+}
 use crate::{
     error::ApiResult,
     store::{self, Ordering, Page, SortField, Window, author::AuthorFilter, book::BookFilter},
@@ -46,107 +50,36 @@ impl<N: Node> OutputType for Nodes<'_, N> {
     }
 }
 
-/// The connections `connections`, connection `i` in the context `at[i]` of its selection set
-/// (which all share), as values of `field`. When they select only `nodes` and `__typename`, the
-/// nodes of all of them are resolved as one list ([`lists::objects`]); otherwise each connection
-/// resolves through async-graphql. One result per connection.
-pub fn connections<'a, N: Node>(
-    connections: &'a [Connection<N>],
-    at: &'a [ContextSelectionSet<'a>],
-    field: &'a Positioned<Field>,
-) -> BoxFuture<'a, Vec<ServerResult<Value>>> {
-    Box::pin(async move {
-        let Some(first) = at.first() else {
-            return Vec::new();
-        };
-        let Some(fields) = nodes_only(&first.item.node) else {
-            return join_all(
-                connections
-                    .iter()
-                    .zip(at)
-                    .map(|(connection, ctx)| OutputType::resolve(connection, ctx, field)),
-            )
-            .await;
-        };
+/// A connection's `nodes` are its one batched field: the items of all the connections of a list
+/// resolve as one list. A connection that selects anything else but `__typename` (`edges`,
+/// `pageInfo`, `totalCount`) resolves through async-graphql.
+impl<N: Node> Batched for Connection<N> {
+    const BATCHED_FIELDS: &'static [&'static str] = &["nodes"];
 
-        // Each `nodes` field (it may be aliased) of all connections at once, all concurrently.
-        let lists = join_all(
-            fields
-                .iter()
-                .filter(|field| field.node.name.node != "__typename")
-                .map(|field| nodes_of_all(connections, at, field)),
-        )
-        .await;
-        let mut lists: Vec<_> = lists.into_iter().map(Vec::into_iter).collect();
+    fn plain_field(_: &str) -> Option<fn(&Self) -> Value> {
+        None
+    }
 
-        let type_name = <Connection<N> as OutputType>::type_name();
-        at.iter()
-            .map(|ctx| {
-                let mut lists = lists.iter_mut();
-                let mut object = IndexMap::with_capacity(fields.len());
-                for field in &fields {
-                    let value = if field.node.name.node == "__typename" {
-                        Value::String(type_name.clone().into_owned())
-                    } else {
-                        match lists.next().and_then(|values| values.next()) {
-                            Some(Ok(value)) => value,
-                            Some(Err(error)) => {
-                                ctx.add_error(error);
-                                continue;
-                            }
-                            None => Value::Null,
-                        }
-                    };
-                    object
-                        .entry(field.node.response_key().node.clone())
-                        .or_insert(value);
-                }
-                Ok(if object.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Object(object)
-                })
-            })
-            .collect()
-    })
+    fn resolve_batched<'a>(
+        connections: &'a [&'a Self],
+        at: &'a [Context<'a>],
+    ) -> BoxFuture<'a, Vec<ServerResult<Value>>> {
+        Box::pin(nodes_of_all(connections, at))
+    }
 }
 
-/// The fields of a connection's `selection` if they are bare `nodes` (each under its own response
-/// key) and `__typename` fields, with no argument or directive.
-fn nodes_only(selection: &SelectionSet) -> Option<Vec<&Positioned<Field>>> {
-    let fields = selection
-        .items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(field)
-                if field.node.arguments.is_empty()
-                    && field.node.directives.is_empty()
-                    && matches!(field.node.name.node.as_str(), "nodes" | "__typename") =>
-            {
-                Some(field)
-            }
-            _ => None,
-        })
-        .collect::<Option<Vec<_>>>()?;
-    let repeated_nodes = fields.iter().enumerate().any(|(index, field)| {
-        field.node.name.node == "nodes"
-            && fields.iter().enumerate().any(|(other, f)| {
-                other != index && f.node.response_key().node == field.node.response_key().node
-            })
-    });
-    (!repeated_nodes).then_some(fields)
-}
-
-/// Field `field` (a `nodes`) of every connection of `connections`, connection `i` at `at[i]`: the
+/// The `nodes` of every connection of `connections`, connection `i` at field context `at[i]`: the
 /// items of all of them resolved as one list. One result per connection, as its `nodes` field
 /// would give it.
 async fn nodes_of_all<N: Node>(
-    connections: &[Connection<N>],
-    at: &[ContextSelectionSet<'_>],
-    field: &Positioned<Field>,
+    connections: &[&Connection<N>],
+    at: &[Context<'_>],
 ) -> Vec<ServerResult<Value>> {
-    let field_at: Vec<_> = at.iter().map(|ctx| ctx.with_field(field)).collect();
-    let list_at: Vec<_> = field_at
+    let Some(first) = at.first() else {
+        return Vec::new();
+    };
+    let field = first.item;
+    let list_at: Vec<_> = at
         .iter()
         .map(|ctx| ctx.with_selection_set(&field.node.selection_set))
         .collect();

@@ -30,22 +30,19 @@ use async_graphql::{
 use futures_util::future::{BoxFuture, join_all};
 
 /// A GraphQL object type whose lists are resolved a field at a time.
-pub trait Node: OutputType + Clone + 'static {
-    /// The type's name; its list types are `<NAME>Connection` and `<NAME>Edge`.
-    const NAME: &'static str;
-
-    /// The fields resolved for a whole list at once by [`Node::resolve_batched`].
+pub trait Batched: OutputType + 'static {
+    /// The fields resolved for a whole list at once by [`Batched::resolve_batched`].
     const BATCHED_FIELDS: &'static [&'static str];
 
     /// How to read field `name` when it copies a column (no argument, no I/O, no error): its
     /// value exactly as its resolver gives it. `None` for any other field.
     fn plain_field(name: &str) -> Option<fn(&Self) -> Value>;
 
-    /// The field of `at` (one of [`Node::BATCHED_FIELDS`]) for each of `nodes`: node `i` at field
-    /// context `at[i]`. One result per node, an error with its path set, as its resolver and
-    /// async-graphql would give it.
+    /// The field of `at` (one of [`Batched::BATCHED_FIELDS`]) for each of `items`: item `i` at
+    /// field context `at[i]`. One result per item, an error with its path set, as its resolver
+    /// and async-graphql would give it.
     fn resolve_batched<'a>(
-        nodes: &'a [&'a Self],
+        items: &'a [&'a Self],
         at: &'a [Context<'a>],
     ) -> BoxFuture<'a, Vec<ServerResult<Value>>>;
 }
@@ -84,7 +81,7 @@ struct Plan<'s, N> {
     slots: Vec<Slot<N>>,
 }
 
-impl<N: Node> Plan<'_, N> {
+impl<N: Batched> Plan<'_, N> {
     /// The plan of `selection` when it holds only bare fields, plain or batched, with no
     /// directive, and no repeated response key on a batched field (whose values async-graphql
     /// would merge); `None` otherwise.
@@ -134,7 +131,7 @@ impl<N: Node> Plan<'_, N> {
 
 /// The objects of `nodes`, node `i` in the context `at[i]` of its selection set (which all share),
 /// as values of `field`. One result per node, as async-graphql would resolve each object.
-pub fn objects<'a, N: Node>(
+pub fn objects<'a, N: Batched>(
     nodes: &'a [&'a N],
     at: &'a [ContextSelectionSet<'a>],
     field: &'a Positioned<Field>,
@@ -207,7 +204,7 @@ pub fn objects<'a, N: Node>(
 }
 
 /// The list of `nodes`, the value of `field` in context `ctx`, as `resolve_list` would resolve it.
-pub async fn list<N: Node>(
+pub async fn list<N: Batched + Sync>(
     ctx: &ContextSelectionSet<'_>,
     field: &Positioned<Field>,
     nodes: &[N],
