@@ -144,15 +144,8 @@ async fn books_of_all(authors: &[&Author], at: &[Context<'_>]) -> Vec<ServerResu
         Ok(request) => request,
         Err(error) => return shared_error(at, error),
     };
-    let loaded = match at[0].loaders() {
-        Ok(loaders) => {
-            loaders
-                .books
-                .load_many(authors.iter().map(|author| request.key(author.0.id)))
-                .await
-        }
-        Err(error) => Err(error),
-    };
+    let keys = authors.iter().map(|author| request.key(author.0.id));
+    let loaded: ApiResult<_> = async { at[0].loaders()?.books.load_many(keys).await }.await;
     let pages = match loaded {
         Ok(pages) => pages,
         Err(error) => return shared_error(at, field_error(&at[0], error)),
@@ -178,23 +171,15 @@ async fn books_of_all(authors: &[&Author], at: &[Context<'_>]) -> Vec<ServerResu
 
 /// `bookCount` of every author of a list: one `load_many`.
 async fn book_counts_of_all(authors: &[&Author], at: &[Context<'_>]) -> Vec<ServerResult<Value>> {
-    let filter = match at[0].param_value("filter", None) {
-        Ok((_, filter)) => BookFilter::parse(filter).map_err(|error| field_error(&at[0], error)),
-        Err(error) => Err(error),
-    };
+    let filter = at[0].param_value("filter", None).and_then(|(_, filter)| {
+        BookFilter::parse(filter).map_err(|error| field_error(&at[0], error))
+    });
     let filter = match filter {
         Ok(filter) => filter,
         Err(error) => return shared_error(at, error),
     };
-    let loaded = match at[0].loaders() {
-        Ok(loaders) => {
-            loaders
-                .book_counts
-                .load_many(authors.iter().map(|author| (author.0.id, filter.clone())))
-                .await
-        }
-        Err(error) => Err(error),
-    };
+    let keys = authors.iter().map(|author| (author.0.id, filter.clone()));
+    let loaded: ApiResult<_> = async { at[0].loaders()?.book_counts.load_many(keys).await }.await;
     let counts = match loaded {
         Ok(counts) => counts,
         Err(error) => return shared_error(at, field_error(&at[0], error)),

@@ -49,15 +49,9 @@ impl Batched for Book {
             let Some(first) = at.first() else {
                 return Vec::new();
             };
-            let loaded = match first.loaders() {
-                Ok(loaders) => {
-                    loaders
-                        .authors
-                        .load_many(books.iter().map(|book| book.0.author_id))
-                        .await
-                }
-                Err(error) => Err(error),
-            };
+            let ids = books.iter().map(|book| book.0.author_id);
+            let loaded: ApiResult<_> =
+                async { first.loaders()?.authors.load_many(ids).await }.await;
             let found = match loaded {
                 Ok(found) => found,
                 Err(error) => return shared_error(at, field_error(first, error)),

@@ -13,16 +13,16 @@ use super::{
     ContextExt,
     lists::{self, Batched},
 };
+use crate::{
+    error::ApiResult,
+    store::{self, Ordering, Page, SortField, Window, author::AuthorFilter, book::BookFilter},
+};
 
 /// A GraphQL type that lists come in.
 pub trait Node: Batched + Clone + Sync {
     /// The type's name; its list types are `<NAME>Connection` and `<NAME>Edge`.
     const NAME: &'static str;
 }
-use crate::{
-    error::ApiResult,
-    store::{self, Ordering, Page, SortField, Window, author::AuthorFilter, book::BookFilter},
-};
 
 /// The `nodes` of a connection, a `[N!]!`, resolved a field at a time for all its items
 /// ([`lists`]).
@@ -100,24 +100,7 @@ async fn nodes_of_all<N: Node>(
         .zip(&item_at);
     connections
         .iter()
-        .map(|connection| {
-            let mut list = Vec::with_capacity(connection.nodes.len());
-            let mut failed = None;
-            for (value, ctx) in values.by_ref().take(connection.nodes.len()) {
-                match value {
-                    Ok(value) => list.push(value),
-                    Err(error) => {
-                        failed.get_or_insert_with(|| ctx.set_error_path(error));
-                    }
-                }
-            }
-            // A failed item fails the list, and the list's field, at the item's path, as
-            // `resolve_list` does.
-            match failed {
-                Some(error) => Err(error),
-                None => Ok(Value::List(list)),
-            }
-        })
+        .map(|connection| lists::list_of(values.by_ref().take(connection.nodes.len())))
         .collect()
 }
 

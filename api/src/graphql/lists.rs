@@ -213,9 +213,23 @@ pub async fn list<N: Batched + Sync>(
         .map(|index| ctx.with_index(index))
         .collect();
     let nodes: Vec<&N> = nodes.iter().collect();
-    let mut list = Vec::with_capacity(nodes.len());
-    for (value, ctx) in objects(&nodes, &at, field).await.into_iter().zip(&at) {
-        list.push(value.map_err(|error| ctx.set_error_path(error))?);
+    list_of(objects(&nodes, &at, field).await.into_iter().zip(&at))
+}
+
+/// The list of items resolved at their contexts, as `resolve_list` makes it: a failed item fails
+/// the list, at the item's path. Consumes every item, failed or not.
+pub fn list_of<'c>(
+    items: impl Iterator<Item = (ServerResult<Value>, &'c ContextSelectionSet<'c>)>,
+) -> ServerResult<Value> {
+    let mut list = Vec::with_capacity(items.size_hint().0);
+    let mut failed = None;
+    for (value, ctx) in items {
+        match value {
+            Ok(value) => list.push(value),
+            Err(error) => {
+                failed.get_or_insert_with(|| ctx.set_error_path(error));
+            }
+        }
     }
-    Ok(Value::List(list))
+    failed.map_or(Ok(Value::List(list)), Err)
 }
