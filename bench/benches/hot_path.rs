@@ -17,6 +17,10 @@ use criterion::{
 };
 use tokio::runtime::Runtime;
 
+/// The server's allocator (`api/src/main.rs`), so that allocations cost what they cost there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const QUERIES: [(&str, &str); 3] = [
     (
         "q1_authors_100_with_books",

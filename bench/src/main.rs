@@ -15,6 +15,11 @@ use sea_orm::DatabaseConnection;
 
 mod soak;
 
+/// The server's allocator (`api/src/main.rs`), so that the floor's client work costs what the
+/// server's does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmark tools.
 #[derive(Parser)]
 struct Cli {
