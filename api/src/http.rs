@@ -144,7 +144,7 @@ async fn execute(
     } else {
         "application/json"
     };
-    let body = serde_json::to_vec(&response).unwrap_or_else(|err| {
+    let body = graphql::to_json(&response).unwrap_or_else(|err| {
         tracing::error!(error = %err, "could not serialise a GraphQL response");
         br#"{"errors":[{"message":"internal server error"}]}"#.to_vec()
     });

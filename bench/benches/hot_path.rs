@@ -110,7 +110,7 @@ fn execute_queries<M: Measurement + 'static>(c: &mut Criterion<M>, prefix: &str)
             b.to_async(&runtime).iter(|| async {
                 let response =
                     graphql::execute(&state.schema, &state.db, &metrics, Request::new(query)).await;
-                serde_json::to_vec(&response).expect("serialisable")
+                graphql::to_json(&response).expect("serialisable")
             });
         });
     }

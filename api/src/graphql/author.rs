@@ -15,8 +15,8 @@ use super::{
         UpdateAuthorInput, author_ordering, book_ordering, list_complexity, optional_page_size,
         parse_id,
     },
-    lists::{self, Batched, field_error, shared_error},
-    loaders::BooksArgs,
+    lists::{self, Batched, Column, field_error, shared_error},
+    loaders::{ArgsId, BooksArgs},
 };
 use crate::{
     domain::AuthorName,
@@ -35,10 +35,10 @@ impl Node for Author {
 impl Batched for Author {
     const BATCHED_FIELDS: &'static [&'static str] = &["books", "bookCount"];
 
-    fn plain_field(name: &str) -> Option<fn(&Self) -> Value> {
+    fn plain_field(name: &str) -> Option<fn(&Self) -> Column<'_>> {
         Some(match name {
-            "id" => |author: &Self| Value::String(author.0.id.to_string()),
-            "name" => |author: &Self| Value::String(author.0.name.clone()),
+            "id" => |author: &Self| Column::Id(author.0.id),
+            "name" => |author: &Self| Column::Text(&author.0.name),
             _ => return None,
         })
     }
@@ -65,7 +65,10 @@ impl Batched for Author {
 
 /// What one `Author.books` field asks for, read from its arguments: the same for every author.
 struct BooksRequest {
-    args: BooksArgs,
+    /// The number of the field's arguments in the books loader's keys.
+    args: ArgsId,
+    /// The number of its filter in the book-count loader's keys, for `totalCount`.
+    filter: ArgsId,
     window: Window,
     ordering: Ordering<BookSort>,
 }
@@ -84,12 +87,14 @@ impl BooksRequest {
         let after = after
             .map(|text| ordering.parse_cursor("after", &text))
             .transpose()?;
-        let args = BooksArgs {
+        let filter = BookFilter::parse(filter)?;
+        let loaders = ctx.loaders()?;
+        let args = loaders.books_args.id(BooksArgs {
             first,
             after: after.clone(),
-            filter: BookFilter::parse(filter)?,
+            filter: filter.clone(),
             ordering: ordering.clone(),
-        };
+        });
         let window = Window {
             after,
             before: None,
@@ -98,6 +103,7 @@ impl BooksRequest {
         };
         Ok(Self {
             args,
+            filter: loaders.book_filters.id(filter),
             window,
             ordering,
         })
@@ -113,8 +119,8 @@ impl BooksRequest {
     }
 
     /// The books loader's key for the author with `id`.
-    fn key(&self, id: i64) -> (i64, BooksArgs) {
-        (id, self.args.clone())
+    fn key(&self, id: i64) -> (i64, ArgsId) {
+        (id, self.args)
     }
 
     /// The connection of the author with `id`, from its page as the loader gave it.
@@ -124,7 +130,7 @@ impl BooksRequest {
         let page = page
             .map(|page| Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone()))
             .unwrap_or_default();
-        let total_count = TotalCount::BooksOfAuthor(id, self.args.filter.clone());
+        let total_count = TotalCount::BooksOfAuthor(id, self.filter);
         Connection::new(
             page,
             &self.window,
@@ -171,26 +177,29 @@ async fn books_of_all(authors: &[&Author], at: &[Context<'_>]) -> Vec<ServerResu
 
 /// `bookCount` of every author of a list: one `load_many`.
 async fn book_counts_of_all(authors: &[&Author], at: &[Context<'_>]) -> Vec<ServerResult<Value>> {
-    let filter = at[0].param_value("filter", None).and_then(|(_, filter)| {
-        BookFilter::parse(filter).map_err(|error| field_error(&at[0], error))
-    });
-    let filter = match filter {
-        Ok(filter) => filter,
+    let loaded: ServerResult<_> = async {
+        let (_, filter) = at[0].param_value("filter", None)?;
+        let in_field = |error: ApiError| field_error(&at[0], error);
+        let loaders = at[0].loaders().map_err(in_field)?;
+        let filter = BookFilter::parse(filter).map_err(in_field)?;
+        let filter = loaders.book_filters.id(filter);
+        let keys = authors.iter().map(|author| (author.0.id, filter));
+        let counts = loaders
+            .book_counts
+            .load_many(keys)
+            .await
+            .map_err(in_field)?;
+        Ok((filter, counts))
+    }
+    .await;
+    let (filter, counts) = match loaded {
+        Ok(loaded) => loaded,
         Err(error) => return shared_error(at, error),
-    };
-    let keys = authors.iter().map(|author| (author.0.id, filter.clone()));
-    let loaded: ApiResult<_> = async { at[0].loaders()?.book_counts.load_many(keys).await }.await;
-    let counts = match loaded {
-        Ok(counts) => counts,
-        Err(error) => return shared_error(at, field_error(&at[0], error)),
     };
     authors
         .iter()
         .map(|author| {
-            let count = counts
-                .get(&(author.0.id, filter.clone()))
-                .copied()
-                .unwrap_or(0);
+            let count = counts.get(&(author.0.id, filter)).copied().unwrap_or(0);
             Ok(ScalarType::to_value(&count))
         })
         .collect()
@@ -236,8 +245,12 @@ impl Author {
         ctx: &Context<'_>,
         #[graphql(desc = "Only count books matching this filter.")] filter: Option<BookFilter>,
     ) -> ApiResult<u64> {
-        let key = (self.0.id, BookFilter::parse(filter)?);
-        Ok(ctx.loaders()?.book_counts.load_one(key).await?.unwrap_or(0))
+        let loaders = ctx.loaders()?;
+        let key = (
+            self.0.id,
+            loaders.book_filters.id(BookFilter::parse(filter)?),
+        );
+        Ok(loaders.book_counts.load_one(key).await?.unwrap_or(0))
     }
 }
 

@@ -12,7 +12,7 @@ use super::{
         BookFilter, BookOrder, CreateBookInput, PageArgs, UpdateBookInput, book_ordering,
         list_complexity, parse_id,
     },
-    lists::{self, Batched, field_error, shared_error},
+    lists::{self, Batched, Column, field_error, shared_error},
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -30,12 +30,12 @@ impl Node for Book {
 impl Batched for Book {
     const BATCHED_FIELDS: &'static [&'static str] = &["author"];
 
-    fn plain_field(name: &str) -> Option<fn(&Self) -> Value> {
+    fn plain_field(name: &str) -> Option<fn(&Self) -> Column<'_>> {
         Some(match name {
-            "id" => |book: &Self| Value::String(book.0.id.to_string()),
-            "title" => |book: &Self| Value::String(book.0.title.clone()),
-            "publishedYear" => |book: &Self| book.0.published_year.map_or(Value::Null, Value::from),
-            "authorId" => |book: &Self| Value::String(book.0.author_id.to_string()),
+            "id" => |book: &Self| Column::Id(book.0.id),
+            "title" => |book: &Self| Column::Text(&book.0.title),
+            "publishedYear" => |book: &Self| Column::Int(book.0.published_year),
+            "authorId" => |book: &Self| Column::Id(book.0.author_id),
             _ => return None,
         })
     }

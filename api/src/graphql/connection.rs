@@ -11,7 +11,8 @@ use futures_util::future::BoxFuture;
 
 use super::{
     ContextExt,
-    lists::{self, Batched},
+    lists::{self, Batched, Column, JsonLists, field_error},
+    loaders::ArgsId,
 };
 use crate::{
     error::ApiResult,
@@ -56,7 +57,7 @@ impl<N: Node> OutputType for Nodes<'_, N> {
 impl<N: Node> Batched for Connection<N> {
     const BATCHED_FIELDS: &'static [&'static str] = &["nodes"];
 
-    fn plain_field(_: &str) -> Option<fn(&Self) -> Value> {
+    fn plain_field(_: &str) -> Option<fn(&Self) -> Column<'_>> {
         None
     }
 
@@ -79,6 +80,17 @@ async fn nodes_of_all<N: Node>(
         return Vec::new();
     };
     let field = first.item;
+    if let Some(lists) = JsonLists::of(&first.with_selection_set(&field.node.selection_set)) {
+        return connections
+            .iter()
+            .zip(at)
+            .map(|(connection, ctx)| {
+                lists
+                    .write(&connection.nodes)
+                    .map_err(|error| field_error(ctx, error))
+            })
+            .collect();
+    }
     let list_at: Vec<_> = at
         .iter()
         .map(|ctx| ctx.with_selection_set(&field.node.selection_set))
@@ -111,8 +123,9 @@ pub enum TotalCount {
     Authors(AuthorFilter),
     /// All books matching a filter.
     Books(BookFilter),
-    /// The books of one author matching a filter, counted for all authors at once by a loader.
-    BooksOfAuthor(i64, BookFilter),
+    /// The books of one author matching a filter (its number in the book-count loader's keys),
+    /// counted for all authors at once by a loader.
+    BooksOfAuthor(i64, ArgsId),
 }
 
 impl TotalCount {
@@ -123,7 +136,7 @@ impl TotalCount {
             Self::BooksOfAuthor(author_id, filter) => Ok(ctx
                 .loaders()?
                 .book_counts
-                .load_one((*author_id, filter.clone()))
+                .load_one((*author_id, *filter))
                 .await?
                 .unwrap_or(0)),
         }

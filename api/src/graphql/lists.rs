@@ -19,6 +19,9 @@
 //! - one failure shared by a list (its statement failed) is logged once, so its errors share one
 //!   `errorId`.
 //!
+//! A list whose objects select only columns is, in a request that allows it, written as JSON
+//! at once from its rows ([`json`](super::json)).
+//!
 //! `tests/tests/api/lists.rs` compares both paths on the same queries. Valid while the schema has
 //! no extensions, which would observe each field (`graphql::build_schema`).
 
@@ -28,6 +31,45 @@ use async_graphql::{
     parser::types::{Field, Selection, SelectionSet},
 };
 use futures_util::future::{BoxFuture, join_all};
+use serde::{
+    Serialize, Serializer,
+    ser::{Error as _, SerializeMap},
+};
+
+use super::json::ListsAsJson;
+use crate::error::ApiError;
+
+/// The value of a field that copies a column, borrowed from its object.
+pub enum Column<'a> {
+    /// An `ID`, from an integer key.
+    Id(i64),
+    /// A `String`.
+    Text(&'a str),
+    /// An `Int` that may be null.
+    Int(Option<i32>),
+}
+
+impl Column<'_> {
+    /// The value the field's resolver gives.
+    fn to_value(&self) -> Value {
+        match *self {
+            Self::Id(id) => Value::String(id.to_string()),
+            Self::Text(text) => Value::String(text.to_owned()),
+            Self::Int(int) => int.map_or(Value::Null, Value::from),
+        }
+    }
+}
+
+/// The JSON of [`Column::to_value`].
+impl Serialize for Column<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Self::Id(id) => serializer.collect_str(&id),
+            Self::Text(text) => serializer.serialize_str(text),
+            Self::Int(int) => int.serialize(serializer),
+        }
+    }
+}
 
 /// A GraphQL object type whose lists are resolved a field at a time.
 pub trait Batched: OutputType + 'static {
@@ -36,7 +78,7 @@ pub trait Batched: OutputType + 'static {
 
     /// How to read field `name` when it copies a column (no argument, no I/O, no error): its
     /// value exactly as its resolver gives it. `None` for any other field.
-    fn plain_field(name: &str) -> Option<fn(&Self) -> Value>;
+    fn plain_field(name: &str) -> Option<fn(&Self) -> Column<'_>>;
 
     /// The field of `at` (one of [`Batched::BATCHED_FIELDS`]) for each of `items`: item `i` at
     /// field context `at[i]`. One result per item, an error with its path set, as its resolver
@@ -65,7 +107,7 @@ enum Slot<N> {
     /// The type's name.
     Typename,
     /// A copy of a column.
-    Plain(fn(&N) -> Value),
+    Plain(fn(&N) -> Column<'_>),
     /// The values of the batched field with this index, one per object.
     Batched(usize),
 }
@@ -173,7 +215,7 @@ pub fn objects<'a, N: Batched>(
                 for (index, slot) in plan.slots.iter().enumerate() {
                     let value = match slot {
                         Slot::Typename => type_name.clone(),
-                        Slot::Plain(read) => read(node),
+                        Slot::Plain(read) => read(node).to_value(),
                         Slot::Batched(field) => match values[*field].next() {
                             Some(Ok(value)) => value,
                             Some(Err(error)) => {
@@ -203,12 +245,69 @@ pub fn objects<'a, N: Batched>(
     })
 }
 
+/// Lists of `N` that a request writes as JSON at once (see the module): their objects select
+/// only columns.
+pub struct JsonLists<'s, N>(Plan<'s, N>);
+
+impl<'s, N: Batched> JsonLists<'s, N> {
+    /// How lists of `N` in context `ctx` are written, when its request allows JSON lists and the
+    /// selection holds only columns; `None` otherwise.
+    pub fn of(ctx: &ContextSelectionSet<'s>) -> Option<Self> {
+        ctx.data_opt::<ListsAsJson>()?;
+        Plan::of(&ctx.item.node)
+            .filter(|plan| plan.batched.is_empty())
+            .map(Self)
+    }
+
+    /// `nodes` as the list's JSON, a binary value ([`json`](super::json)).
+    pub fn write(&self, nodes: &[N]) -> Result<Value, ApiError> {
+        let objects = nodes.iter().map(|node| JsonObject(&self.0, node));
+        serde_json::to_vec(&SerializeList(objects))
+            .map(|json| Value::Binary(json.into()))
+            .map_err(|error| ApiError::internal(format!("a list as JSON: {error}")))
+    }
+}
+
+/// Serialises its items as a JSON array.
+struct SerializeList<I>(I);
+
+impl<I: Iterator<Item: Serialize> + Clone> Serialize for SerializeList<I> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.clone())
+    }
+}
+
+/// One object of a list of columns, as its plan fills it.
+struct JsonObject<'p, 's, N>(&'p Plan<'s, N>, &'p N);
+
+impl<N: Batched> Serialize for JsonObject<'_, '_, N> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let JsonObject(plan, node) = self;
+        let mut object = serializer.serialize_map(Some(plan.slots.len()))?;
+        for (key, slot) in plan.template.keys().zip(&plan.slots) {
+            match slot {
+                Slot::Typename => object.serialize_entry(key.as_str(), &N::type_name())?,
+                Slot::Plain(read) => object.serialize_entry(key.as_str(), &read(node))?,
+                Slot::Batched(_) => {
+                    return Err(S::Error::custom("a relation in a list of columns"));
+                }
+            }
+        }
+        object.end()
+    }
+}
+
 /// The list of `nodes`, the value of `field` in context `ctx`, as `resolve_list` would resolve it.
 pub async fn list<N: Batched + Sync>(
     ctx: &ContextSelectionSet<'_>,
     field: &Positioned<Field>,
     nodes: &[N],
 ) -> ServerResult<Value> {
+    if let Some(lists) = JsonLists::of(ctx) {
+        return lists.write(nodes).map_err(|error| {
+            ctx.set_error_path(async_graphql::Error::from(error).into_server_error(field.pos))
+        });
+    }
     let at: Vec<_> = (0..nodes.len())
         .map(|index| ctx.with_index(index))
         .collect();

@@ -6,6 +6,7 @@ mod batching;
 mod book;
 mod connection;
 mod inputs;
+mod json;
 mod limits;
 mod lists;
 mod loaders;
@@ -16,7 +17,8 @@ use async_graphql::{
 use sea_orm::DatabaseConnection;
 
 pub use self::inputs::{MAX_PAGE_SIZE_LIMIT, MaxPageSize};
-use self::{batching::Standstill, loaders::Loaders};
+pub use self::json::to_json;
+use self::{batching::Standstill, json::ListsAsJson, loaders::Loaders};
 use crate::{
     config::Config,
     error::{ApiError, ApiResult},
@@ -61,13 +63,17 @@ pub fn build_schema(db: DatabaseConnection, config: &Config) -> ApiSchema {
     }
 }
 
-/// Executes one request with fresh per-request loaders whose batches are deterministic.
+/// Executes one request with fresh per-request loaders whose batches are deterministic. Lists of
+/// columns may come already written as JSON (`json`): write the response with [`to_json`].
 pub async fn execute(
     schema: &ApiSchema,
     db: &DatabaseConnection,
     metrics: &Metrics,
-    request: Request,
+    mut request: Request,
 ) -> Response {
+    if request.parsed_query().is_ok_and(ListsAsJson::allowed) {
+        request = request.data(ListsAsJson);
+    }
     let standstill = Standstill::new();
     let request = request.data(Loaders::new(db, metrics, &standstill));
     let mut response = standstill.run(schema.execute(request)).await;
