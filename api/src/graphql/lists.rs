@@ -25,19 +25,14 @@
 //! `tests/tests/api/lists.rs` compares both paths on the same queries. Valid while the schema has
 //! no extensions, which would observe each field (`graphql::build_schema`).
 
+use super::json::ListsAsJson;
+use crate::error::ApiError;
 use async_graphql::{
     Context, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,
     indexmap::IndexMap,
     parser::types::{Field, Selection, SelectionSet},
 };
 use futures_util::future::{BoxFuture, join_all};
-use serde::{
-    Serialize, Serializer,
-    ser::{Error as _, SerializeMap},
-};
-
-use super::json::ListsAsJson;
-use crate::error::ApiError;
 
 /// The value of a field that copies a column, borrowed from its object.
 pub enum Column<'a> {
@@ -60,14 +55,22 @@ impl Column<'_> {
     }
 }
 
-/// The JSON of [`Column::to_value`].
-impl Serialize for Column<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+impl Column<'_> {
+    /// Writes the JSON of [`Column::to_value`] to `json`, as `serde_json` writes it.
+    fn write_json(&self, json: &mut Vec<u8>) -> serde_json::Result<()> {
         match *self {
-            Self::Id(id) => serializer.collect_str(&id),
-            Self::Text(text) => serializer.serialize_str(text),
-            Self::Int(int) => int.serialize(serializer),
+            Self::Id(id) => {
+                json.push(b'"');
+                json.extend_from_slice(itoa::Buffer::new().format(id).as_bytes());
+                json.push(b'"');
+            }
+            Self::Text(text) => serde_json::to_writer(json, text)?,
+            Self::Int(Some(int)) => {
+                json.extend_from_slice(itoa::Buffer::new().format(int).as_bytes())
+            }
+            Self::Int(None) => json.extend_from_slice(b"null"),
         }
+        Ok(())
     }
 }
 
@@ -247,53 +250,71 @@ pub fn objects<'a, N: Batched>(
 
 /// Lists of `N` that a request writes as JSON at once (see the module): their objects select
 /// only columns.
-pub struct JsonLists<'s, N>(Plan<'s, N>);
+pub struct JsonLists<N> {
+    /// Each field of an object: the JSON of its key, after the `{` or `,` before it, and how its
+    /// value is read.
+    fields: Vec<(Vec<u8>, JsonField<N>)>,
+}
 
-impl<'s, N: Batched> JsonLists<'s, N> {
+/// How a field of an object of [`JsonLists`] is written.
+enum JsonField<N> {
+    /// The type's name.
+    Typename,
+    /// A column.
+    Column(fn(&N) -> Column<'_>),
+}
+
+impl<N: Batched> JsonLists<N> {
     /// How lists of `N` in context `ctx` are written, when its request allows JSON lists and the
     /// selection holds only columns; `None` otherwise.
-    pub fn of(ctx: &ContextSelectionSet<'s>) -> Option<Self> {
+    pub fn of(ctx: &ContextSelectionSet<'_>) -> Option<Self> {
         ctx.data_opt::<ListsAsJson>()?;
-        Plan::of(&ctx.item.node)
-            .filter(|plan| plan.batched.is_empty())
-            .map(Self)
+        let plan = Plan::<N>::of(&ctx.item.node)?;
+        let fields = plan
+            .template
+            .keys()
+            .zip(plan.slots)
+            .enumerate()
+            .map(|(index, (key, slot))| {
+                let field = match slot {
+                    Slot::Typename => JsonField::Typename,
+                    Slot::Plain(read) => JsonField::Column(read),
+                    Slot::Batched(_) => return None,
+                };
+                let mut json = vec![if index == 0 { b'{' } else { b',' }];
+                serde_json::to_writer(&mut json, key.as_str()).ok()?;
+                json.push(b':');
+                Some((json, field))
+            })
+            .collect::<Option<_>>()?;
+        Some(Self { fields })
     }
 
-    /// `nodes` as the list's JSON, a binary value ([`json`](super::json)).
+    /// `nodes` as the list's JSON, a binary value ([`json`](super::json)): what `serde_json`
+    /// writes for the objects' values.
     pub fn write(&self, nodes: &[N]) -> Result<Value, ApiError> {
-        let objects = nodes.iter().map(|node| JsonObject(&self.0, node));
-        serde_json::to_vec(&SerializeList(objects))
-            .map(|json| Value::Binary(json.into()))
-            .map_err(|error| ApiError::internal(format!("a list as JSON: {error}")))
-    }
-}
-
-/// Serialises its items as a JSON array.
-struct SerializeList<I>(I);
-
-impl<I: Iterator<Item: Serialize> + Clone> Serialize for SerializeList<I> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.clone())
-    }
-}
-
-/// One object of a list of columns, as its plan fills it.
-struct JsonObject<'p, 's, N>(&'p Plan<'s, N>, &'p N);
-
-impl<N: Batched> Serialize for JsonObject<'_, '_, N> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let JsonObject(plan, node) = self;
-        let mut object = serializer.serialize_map(Some(plan.slots.len()))?;
-        for (key, slot) in plan.template.keys().zip(&plan.slots) {
-            match slot {
-                Slot::Typename => object.serialize_entry(key.as_str(), &N::type_name())?,
-                Slot::Plain(read) => object.serialize_entry(key.as_str(), &read(node))?,
-                Slot::Batched(_) => {
-                    return Err(S::Error::custom("a relation in a list of columns"));
-                }
+        let failed = |error| ApiError::internal(format!("a list as JSON: {error}"));
+        let mut json = Vec::with_capacity(2 + nodes.len() * 24 * self.fields.len().max(1));
+        json.push(b'[');
+        for (index, node) in nodes.iter().enumerate() {
+            if index > 0 {
+                json.push(b',');
             }
+            if self.fields.is_empty() {
+                json.push(b'{');
+            }
+            for (key, field) in &self.fields {
+                json.extend_from_slice(key);
+                match field {
+                    JsonField::Typename => serde_json::to_writer(&mut json, &N::type_name()),
+                    JsonField::Column(read) => read(node).write_json(&mut json),
+                }
+                .map_err(failed)?;
+            }
+            json.push(b'}');
         }
-        object.end()
+        json.push(b']');
+        Ok(Value::Binary(json.into()))
     }
 }
 
@@ -331,4 +352,28 @@ pub fn list_of<'c>(
         }
     }
     failed.map_or(Ok(Value::List(list)), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Column;
+
+    #[test]
+    fn columns_write_the_json_of_their_values() {
+        let columns = [
+            Column::Id(0),
+            Column::Id(i64::MAX),
+            Column::Id(-7),
+            Column::Text(""),
+            Column::Text("quote \" backslash \\ newline \n tab \t nul \u{0} del \u{7f} é 😀"),
+            Column::Int(None),
+            Column::Int(Some(i32::MIN)),
+            Column::Int(Some(1925)),
+        ];
+        for column in columns {
+            let mut json = Vec::new();
+            column.write_json(&mut json).unwrap();
+            assert_eq!(json, serde_json::to_vec(&column.to_value()).unwrap());
+        }
+    }
 }
