@@ -66,9 +66,9 @@ impl Batched for Author {
 /// What one `Author.books` field asks for, read from its arguments: the same for every author.
 struct BooksRequest {
     /// The number of the field's arguments in the books loader's keys.
-    args: ArgsId,
+    args: ArgsId<BooksArgs>,
     /// The number of its filter in the book-count loader's keys, for `totalCount`.
-    filter: ArgsId,
+    filter: ArgsId<store::book::BookFilter>,
     window: Window,
     ordering: Ordering<BookSort>,
 }
@@ -119,7 +119,7 @@ impl BooksRequest {
     }
 
     /// The books loader's key for the author with `id`.
-    fn key(&self, id: i64) -> (i64, ArgsId) {
+    fn key(&self, id: i64) -> (i64, ArgsId<BooksArgs>) {
         (id, self.args)
     }
 

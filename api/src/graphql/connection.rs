@@ -125,7 +125,7 @@ pub enum TotalCount {
     Books(BookFilter),
     /// The books of one author matching a filter (its number in the book-count loader's keys),
     /// counted for all authors at once by a loader.
-    BooksOfAuthor(i64, ArgsId),
+    BooksOfAuthor(i64, ArgsId<BookFilter>),
 }
 
 impl TotalCount {

@@ -4,8 +4,8 @@
 //! once from its rows into the response's one `Value` for it, a [`Value::Binary`] holding the
 //! list's JSON text; [`to_json`] copies that text into the response. It saves the `Value` tree of
 //! the list's objects: a map of every row and a string per text field, built, serialised and
-//! dropped (10% less server CPU per request under Q1; BENCHMARKS.md). The schema has no binary
-//! scalar, so these are the only binary values of a response.
+//! dropped (fixes 13–14 in BENCHMARKS.md: 10%, then 17% less server CPU per request under Q1).
+//! The schema has no binary scalar, so these are the only binary values of a response.
 //!
 //! [`lists`] writes JSON only when the request holds [`ListsAsJson`]: its response is written by
 //! [`to_json`], and no two values of its operation are merged, which async-graphql would do for

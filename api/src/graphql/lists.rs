@@ -266,10 +266,14 @@ enum JsonField<N> {
 
 impl<N: Batched> JsonLists<N> {
     /// How lists of `N` in context `ctx` are written, when its request allows JSON lists and the
-    /// selection holds only columns; `None` otherwise.
+    /// selection holds only columns; `None` otherwise. Also `None` when it holds no field at all
+    /// (each one skipped by `@skip` or `@include`): async-graphql makes such objects null.
     pub fn of(ctx: &ContextSelectionSet<'_>) -> Option<Self> {
         ctx.data_opt::<ListsAsJson>()?;
         let plan = Plan::<N>::of(&ctx.item.node)?;
+        if plan.slots.is_empty() {
+            return None;
+        }
         let fields = plan
             .template
             .keys()
@@ -294,14 +298,11 @@ impl<N: Batched> JsonLists<N> {
     /// writes for the objects' values.
     pub fn write(&self, nodes: &[N]) -> Result<Value, ApiError> {
         let failed = |error| ApiError::internal(format!("a list as JSON: {error}"));
-        let mut json = Vec::with_capacity(2 + nodes.len() * 24 * self.fields.len().max(1));
+        let mut json = Vec::with_capacity(2 + nodes.len() * 24 * self.fields.len());
         json.push(b'[');
         for (index, node) in nodes.iter().enumerate() {
             if index > 0 {
                 json.push(b',');
-            }
-            if self.fields.is_empty() {
-                json.push(b'{');
             }
             for (key, field) in &self.fields {
                 json.extend_from_slice(key);

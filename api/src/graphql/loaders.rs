@@ -6,7 +6,8 @@
 
 use std::{
     collections::HashMap,
-    hash::Hash,
+    hash::{Hash, Hasher},
+    marker::PhantomData,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -38,9 +39,32 @@ pub struct BooksArgs {
     pub ordering: Ordering<BookSort>,
 }
 
-/// The number of an argument set in its request's [`ArgSets`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ArgsId(usize);
+/// The number of an argument set of type `A` in its request's [`ArgSets`].
+pub struct ArgsId<A>(usize, PhantomData<fn() -> A>);
+
+// By hand: derived, they would ask the same of `A`.
+impl<A> Clone for ArgsId<A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<A> Copy for ArgsId<A> {}
+impl<A> PartialEq for ArgsId<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<A> Eq for ArgsId<A> {}
+impl<A> Hash for ArgsId<A> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+impl<A> std::fmt::Debug for ArgsId<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ArgsId({})", self.0)
+    }
+}
 
 /// The distinct argument sets of one request's fields, each known by its number. A loader key
 /// holds the number, so the DataLoader, which hashes and clones every key several times on its
@@ -50,7 +74,7 @@ pub struct ArgSets<A>(Mutex<Numbered<A>>);
 
 /// Argument sets and their numbers: set `n` is `sets[n]`.
 struct Numbered<A> {
-    ids: HashMap<Arc<A>, ArgsId>,
+    ids: HashMap<Arc<A>, ArgsId<A>>,
     sets: Vec<Arc<A>>,
 }
 
@@ -63,20 +87,20 @@ impl<A: Eq + Hash> ArgSets<A> {
     }
 
     /// The number of `args`: the same for equal sets.
-    pub fn id(&self, args: A) -> ArgsId {
+    pub fn id(&self, args: A) -> ArgsId<A> {
         let mut numbered = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(id) = numbered.ids.get(&args) {
             return *id;
         }
-        let id = ArgsId(numbered.sets.len());
+        let id = ArgsId(numbered.sets.len(), PhantomData);
         let args = Arc::new(args);
-        numbered.ids.insert(Arc::clone(&args), id);
-        numbered.sets.push(args);
+        numbered.sets.push(Arc::clone(&args));
+        numbered.ids.insert(args, id);
         id
     }
 
     /// The set numbered `id`.
-    fn get(&self, id: ArgsId) -> ApiResult<Arc<A>> {
+    fn get(&self, id: ArgsId<A>) -> ApiResult<Arc<A>> {
         let numbered = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         numbered
             .sets
@@ -91,12 +115,15 @@ impl<A: Eq + Hash> ArgSets<A> {
 /// `ROW_NUMBER() OVER (PARTITION BY author_id …)` (see [`store::book::page_per_author`]).
 pub struct BooksByAuthorLoader(DatabaseConnection, Metrics, Arc<ArgSets<BooksArgs>>);
 
-impl Loader<(i64, ArgsId)> for BooksByAuthorLoader {
+impl Loader<(i64, ArgsId<BooksArgs>)> for BooksByAuthorLoader {
     /// Shared, because the DataLoader clones each value on its way to the resolver that asked.
     type Value = Arc<Page<book::Model>>;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[(i64, ArgsId)]) -> ApiResult<HashMap<(i64, ArgsId), Self::Value>> {
+    async fn load(
+        &self,
+        keys: &[(i64, ArgsId<BooksArgs>)],
+    ) -> ApiResult<HashMap<(i64, ArgsId<BooksArgs>), Self::Value>> {
         self.1.batch_loaded("books_by_author", keys.len());
         let mut pages = HashMap::with_capacity(keys.len());
         for (args_id, author_ids) in group_by_args(keys) {
@@ -123,11 +150,14 @@ impl Loader<(i64, ArgsId)> for BooksByAuthorLoader {
 /// distinct filter.
 pub struct BookCountByAuthorLoader(DatabaseConnection, Metrics, Arc<ArgSets<BookFilter>>);
 
-impl Loader<(i64, ArgsId)> for BookCountByAuthorLoader {
+impl Loader<(i64, ArgsId<BookFilter>)> for BookCountByAuthorLoader {
     type Value = u64;
     type Error = ApiError;
 
-    async fn load(&self, keys: &[(i64, ArgsId)]) -> ApiResult<HashMap<(i64, ArgsId), u64>> {
+    async fn load(
+        &self,
+        keys: &[(i64, ArgsId<BookFilter>)],
+    ) -> ApiResult<HashMap<(i64, ArgsId<BookFilter>), u64>> {
         self.1.batch_loaded("book_count_by_author", keys.len());
         let mut counts = HashMap::with_capacity(keys.len());
         for (filter_id, author_ids) in group_by_args(keys) {
@@ -157,8 +187,8 @@ impl Loader<i64> for AuthorByIdLoader {
 }
 
 /// Splits `(id, args)` keys into one list of ids per distinct argument set.
-fn group_by_args(keys: &[(i64, ArgsId)]) -> HashMap<ArgsId, Vec<i64>> {
-    let mut groups: HashMap<ArgsId, Vec<i64>> = HashMap::new();
+fn group_by_args<A>(keys: &[(i64, ArgsId<A>)]) -> HashMap<ArgsId<A>, Vec<i64>> {
+    let mut groups: HashMap<ArgsId<A>, Vec<i64>> = HashMap::new();
     for (id, args) in keys {
         groups.entry(*args).or_default().push(*id);
     }

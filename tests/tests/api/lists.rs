@@ -65,6 +65,9 @@ const SHAPES: &[&str] = &[
     "{ authors(first: 3) { nodes { < name books(first: -1) { nodes { < title > } } > } } }",
     r#"{ authors(first: 3) { nodes { < books(after: "nonsense") { nodes { < title > } } > } } }"#,
     r#"{ books(first: 4) { nodes { < title author { < name bookCount(filter: { titleContains: "a\u0000b" }) > } > } } }"#,
+    // Every field skipped: objects with no field are null.
+    "{ authors(first: 3) { nodes { < id @skip(if: true) > } } }",
+    "{ authors(first: 3) { nodes { < books(first: 2) { nodes { < title @include(if: false) > } } > } } }",
 ];
 
 async fn lists_resolved_a_field_at_a_time_answer_what_the_executor_answers(backend: Backend) {
@@ -123,6 +126,32 @@ async fn lists_resolved_a_field_at_a_time_answer_what_the_executor_answers(backe
     assert!(
         resolved.contains(r#"{"name":"Author 1","books":"#),
         "{resolved}"
+    );
+
+    // Lists of columns are written as JSON only when nothing in the query can be merged
+    // (`graphql::json`). A root field given twice is merged with itself: the same answer, built
+    // as `Value`s. Both are the same bytes.
+    for body in [
+        "authors(first: 10) { nodes { id name books { nodes { id title publishedYear authorId __typename } } } }",
+        "books(first: 30) { nodes { title author { name books(first: 2) { nodes { title } } } } }",
+        r#"author(id: "8") { name books { nodes { title publishedYear } } }"#,
+    ] {
+        let written = raw(&app, &format!("{{ {body} }}")).await;
+        assert!(written.contains("books"), "{written}");
+        assert_eq!(written, raw(&app, &format!("{{ {body} {body} }}")).await);
+    }
+    assert!(
+        raw(&app, r#"{ author(id: "8") { books { nodes { title } } } }"#)
+            .await
+            .contains(r#"[{"title":"Ἰλιάς"},{"title":"Untitled 📚"}]"#)
+    );
+    // A fragment that repeats a key is merged into the same objects.
+    let (merged, _) = app
+        .counted("{ authors(first: 2) { nodes { books(first: 2) { nodes { id } } ... on Author { books(first: 2) { nodes { title } } } } } }")
+        .await;
+    assert_eq!(
+        merged["data"]["authors"]["nodes"][1]["books"]["nodes"],
+        json!([{ "id": "4", "title": "Book 2.1" }, { "id": "5", "title": "Book 2.2" }])
     );
 
     // The authors' statement fails: every book reports it, and keeps its other fields.
