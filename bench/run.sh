@@ -90,29 +90,41 @@ statements() {
   echo $(( $(metric sql_statements_total) - before ))
 }
 
-# drive NAME BODY [WRITE [STATEMENTS]]: RUNS runs of wrk; prints one markdown row with medians.
-# Fails when a request errs or, given STATEMENTS, runs another number of SQL statements.
+# floor QUERY: one run of the same statements straight through the driver: "rps p50 p99".
+floor() {
+  "$BIN/bench" floor --query "$1" --concurrency "$CONCURRENCY" --seconds "$DURATION" \
+    | sed -n 's/.*requests\/s \([^ ]*\) p50_ms \([^ ]*\) p99_ms \([^ ]*\).*/\1 \2 \3/p'
+}
+
+# drive NAME BODY [WRITE [STATEMENTS [FLOOR]]]: RUNS runs of wrk; prints one markdown row with
+# medians. Fails when a request errs or, given STATEMENTS, runs another number of SQL
+# statements. Given FLOOR (q1, q2 or q3), each run of wrk is followed by a run of that query's
+# floor, so that both see the machine in the same minute; the floor's row, with the median of
+# the runs' server / floor ratios, goes to FLOOR_ROWS.
+FLOOR_ROWS=()
 drive() {
-  local name="$1" request="$2" write="${3:-0}" expected="${4:-}" results=() per_request=1
+  local name="$1" request="$2" write="${3:-0}" expected="${4:-}" floor_query="${5:-}"
+  local results=() floors=() per_request=1
   [ "$write" = 1 ] || per_request=$(statements "$request")
   for _ in $(seq 1 "$RUNS"); do
     results+=("$(BENCH_BODY="$request" BENCH_WRITE="$write" BENCH_AUTHORS="$AUTHORS" \
       wrk -t2 -c"$CONCURRENCY" -d"${DURATION}s" -s bench/wrk/graphql.lua "$URL/graphql" | grep '^RESULT')")
+    [ -z "$floor_query" ] || floors+=("$(floor "$floor_query")")
   done
   field() { printf '%s\n' "${results[@]}" | sed -n "s/.*$1=\([^ ]*\).*/\1/p" | median; }
   echo "| $name | $(field rps) | $(field p50_ms) | $(field p99_ms) | $(field errors) | $per_request | $(peak_mb) |"
+  if [ -n "$floor_query" ]; then
+    column() { printf '%s\n' "${floors[@]}" | awk -v c="$1" '{print $c}' | median; }
+    local ratio
+    ratio=$(for i in "${!results[@]}"; do
+      echo "${results[$i]}" | sed -n 's/.*rps=\([^ ]*\).*/\1/p' | awk -v f="${floors[$i]%% *}" '{printf "%.1f\n", 100 * $1 / f}'
+    done | median)
+    FLOOR_ROWS+=("| $floor_query | $(column 1) | $(column 2) | $(column 3) | $ratio% |")
+  fi
   if [ "$(field errors)" != 0 ] || { [ -n "$expected" ] && [ "$per_request" != "$expected" ]; }; then
     echo "FAILED: $name had errors or ran $per_request SQL statements (expected ${expected:-any})" >&2
     exit 1
   fi
-}
-
-# floor QUERY [PAGE]: the same statements straight through the driver; median requests/s.
-floor() {
-  for _ in $(seq 1 "$RUNS"); do
-    "$BIN/bench" floor --query "$1" --page "${2:-100}" --concurrency "$CONCURRENCY" --seconds "$DURATION" \
-      | sed -n 's/.*requests\/s \([^ ]*\) p50_ms \([^ ]*\) p99_ms \([^ ]*\).*/\1 \2 \3/p'
-  done | sort -g | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}'
 }
 
 Q1='{ authors(first: 100) { nodes { id name books { nodes { id title publishedYear } } } } }'
@@ -131,9 +143,6 @@ fi
 
 echo "backend: $BACKEND, $AUTHORS authors x $BOOKS books, concurrency $CONCURRENCY, ${DURATION}s x $RUNS runs (median), $(nproc) cores"
 load "$AUTHORS" "$BOOKS"
-# The floor first, on the same untouched data the read queries see (Q4 adds books).
-FLOORS=()
-for q in q1 q2 q3; do FLOORS+=("$(floor "$q")"); done
 if [ "$POSTGRAPHILE" = 1 ] && [ "$BACKEND" = postgres ]; then
   # PostGraphile's names for Q1-Q3 on the same tables; it runs one SQL statement per request.
   P1='{ allAuthors(first: 100, orderBy: PRIMARY_KEY_ASC) { nodes { id name booksByAuthorId(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { id title publishedYear } } } } }'
@@ -162,19 +171,17 @@ start_server
 echo
 echo "| query | requests/s | p50 ms | p99 ms | errors | SQL statements/request | server peak RSS MB |"
 echo "|---|---|---|---|---|---|---|"
-drive "Q1 nested page" "$(body "$Q1")" 0 2
-drive "Q2 deep" "$(body "$Q2")" 0 3
-drive "Q3 point" "$(body "$Q3")" 0 2
+# Each read query alternates with its floor, on the same untouched data (Q4 adds books).
+drive "Q1 nested page" "$(body "$Q1")" 0 2 q1
+drive "Q2 deep" "$(body "$Q2")" 0 3 q2
+drive "Q3 point" "$(body "$Q3")" 0 2 q3
 drive "Q4 createBook" "" 1
 stop_server
 
 echo
-echo "| floor (same SQL, same pool, no HTTP/GraphQL) | requests/s | p50 ms | p99 ms |"
-echo "|---|---|---|---|"
-for i in 0 1 2; do
-  read -r rps p50 p99 <<<"${FLOORS[$i]}"
-  echo "| q$((i + 1)) | $rps | $p50 | $p99 |"
-done
+echo "| floor (same SQL, same pool, no HTTP/GraphQL), after each run of its query | requests/s | p50 ms | p99 ms | server / floor |"
+echo "|---|---|---|---|---|"
+printf '%s\n' "${FLOOR_ROWS[@]}"
 
 if [ "$CURVE" = 1 ]; then
   CURVE_AUTHORS=2000
