@@ -25,14 +25,15 @@
 //! `tests/tests/api/lists.rs` compares both paths on the same queries. Valid while the schema has
 //! no extensions, which would observe each field (`graphql::build_schema`).
 
-use super::json::ListsAsJson;
-use crate::error::ApiError;
 use async_graphql::{
     Context, ContextSelectionSet, Name, OutputType, Positioned, ServerError, ServerResult, Value,
     indexmap::IndexMap,
     parser::types::{Field, Selection, SelectionSet},
 };
 use futures_util::future::{BoxFuture, join_all};
+
+use super::json::ListsAsJson;
+use crate::error::ApiError;
 
 /// The value of a field that copies a column, borrowed from its object.
 pub enum Column<'a> {
