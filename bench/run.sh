@@ -92,7 +92,7 @@ statements() {
 
 # floor QUERY: one run of the same statements straight through the driver: "rps p50 p99".
 floor() {
-  "$BIN/bench" floor --query "$1" --concurrency "$CONCURRENCY" --seconds "$DURATION" \
+  "$BIN/bench" floor --query "$1" --author "$((AUTHORS / 2))" --concurrency "$CONCURRENCY" --seconds "$DURATION" \
     | sed -n 's/.*requests\/s \([^ ]*\) p50_ms \([^ ]*\) p99_ms \([^ ]*\).*/\1 \2 \3/p'
 }
 

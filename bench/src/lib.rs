@@ -21,7 +21,7 @@ pub enum Query {
     Q1,
     /// `books(first: 100) { nodes { title author { name books(first: 3) { nodes { title } } } } }`
     Q2,
-    /// `author(id: "5000") { name books { nodes { title } } }`
+    /// `author(id: "5000") { name books { nodes { title } } }` (the middle author of the dataset)
     Q3,
 }
 
@@ -81,8 +81,8 @@ pub async fn load(
     Ok(())
 }
 
-/// One request's statements, as the server issues them for `query` (`page` authors for Q1);
-/// returns the rows read.
+/// One request's statements, as the server issues them for `query` (`page` authors for Q1, the
+/// author `author` for Q3); returns the rows read.
 ///
 /// # Errors
 /// When the database fails.
@@ -90,6 +90,7 @@ pub async fn statements_of(
     db: &DatabaseConnection,
     query: Query,
     page: u64,
+    author: i64,
 ) -> Result<usize, String> {
     let by_id = Ordering::new([(AuthorSort::Id, Direction::Asc)]);
     let books_by_id = Ordering::new([(BookSort::Id, Direction::Asc)]);
@@ -127,14 +128,14 @@ pub async fn statements_of(
             books.rows.len() + authors.len() + nested.values().map(|p| p.rows.len()).sum::<usize>()
         }
         Query::Q3 => {
-            let author = store::author::find(db, 5000)
+            let found = store::author::find(db, author)
                 .await
                 .map_err(|e| format!("{e:?}"))?;
             let books =
-                store::book::page_per_author(db, &[5000], &no_filter, &books_by_id, 20, None)
+                store::book::page_per_author(db, &[author], &no_filter, &books_by_id, 20, None)
                     .await
                     .map_err(|e| format!("{e:?}"))?;
-            usize::from(author.is_some()) + books.values().map(|p| p.rows.len()).sum::<usize>()
+            usize::from(found.is_some()) + books.values().map(|p| p.rows.len()).sum::<usize>()
         }
     };
     Ok(rows)

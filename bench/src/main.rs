@@ -58,6 +58,9 @@ enum Tool {
         /// Authors per page (Q1).
         #[arg(long, default_value_t = 100)]
         page: u64,
+        /// The author (Q3): the middle one of the dataset, as `bench/run.sh` asks for.
+        #[arg(long, default_value_t = 5000)]
+        author: i64,
     },
     /// Mixed reads and writes at a steady rate against a running server; samples its memory and
     /// pool, and checks the acknowledged writes against the database at the end.
@@ -100,7 +103,11 @@ async fn main() -> Result<(), String> {
             concurrency,
             seconds,
             page,
-        } => floor(db, query, concurrency, Duration::from_secs(seconds), page).await,
+            author,
+        } => {
+            let duration = Duration::from_secs(seconds);
+            floor(db, query, concurrency, duration, page, author).await
+        }
         Tool::Soak {
             url,
             pid,
@@ -130,6 +137,7 @@ async fn floor(
     concurrency: usize,
     duration: Duration,
     page: u64,
+    author: i64,
 ) -> Result<(), String> {
     let db = Arc::new(db);
     let deadline = Instant::now() + duration;
@@ -140,7 +148,7 @@ async fn floor(
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                statements_of(&db, query, page).await?;
+                statements_of(&db, query, page, author).await?;
                 latencies.push(started.elapsed());
             }
             Ok::<_, String>(latencies)
