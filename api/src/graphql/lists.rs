@@ -54,9 +54,7 @@ impl Column<'_> {
             Self::Int(int) => int.map_or(Value::Null, Value::from),
         }
     }
-}
 
-impl Column<'_> {
     /// Writes the JSON of [`Column::to_value`] to `json`, as `serde_json` writes it.
     fn write_json(&self, json: &mut Vec<u8>) -> serde_json::Result<()> {
         match *self {
@@ -259,8 +257,8 @@ pub struct JsonLists<N> {
 
 /// How a field of an object of [`JsonLists`] is written.
 enum JsonField<N> {
-    /// The type's name.
-    Typename,
+    /// The same JSON for every object: the type's name.
+    Constant(Vec<u8>),
     /// A column.
     Column(fn(&N) -> Column<'_>),
 }
@@ -282,7 +280,9 @@ impl<N: Batched> JsonLists<N> {
             .enumerate()
             .map(|(index, (key, slot))| {
                 let field = match slot {
-                    Slot::Typename => JsonField::Typename,
+                    Slot::Typename => {
+                        JsonField::Constant(serde_json::to_vec(&N::type_name()).ok()?)
+                    }
                     Slot::Plain(read) => JsonField::Column(read),
                     Slot::Batched(_) => return None,
                 };
@@ -308,10 +308,9 @@ impl<N: Batched> JsonLists<N> {
             for (key, field) in &self.fields {
                 json.extend_from_slice(key);
                 match field {
-                    JsonField::Typename => serde_json::to_writer(&mut json, &N::type_name()),
-                    JsonField::Column(read) => read(node).write_json(&mut json),
+                    JsonField::Constant(value) => json.extend_from_slice(value),
+                    JsonField::Column(read) => read(node).write_json(&mut json).map_err(failed)?,
                 }
-                .map_err(failed)?;
             }
             json.push(b'}');
         }
