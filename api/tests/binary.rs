@@ -255,11 +255,22 @@ fn migrate_reports_applies_and_rolls_back_the_migrations() {
         fresh.starts_with("Pending\tm20261126_000001_create_author_and_book"),
         "{fresh}"
     );
-    assert!(
-        applied.starts_with("Applied\tm20261126_000001_create_author_and_book"),
+    assert_eq!(
+        applied.lines().collect::<Vec<_>>(),
+        [
+            "Applied\tm20261126_000001_create_author_and_book",
+            "Applied\tm20261203_000001_index_every_ordering"
+        ],
         "{applied}"
     );
-    assert!(rolled_back.starts_with("Pending"), "{rolled_back}");
+    assert_eq!(
+        rolled_back.lines().collect::<Vec<_>>(),
+        [
+            "Applied\tm20261126_000001_create_author_and_book",
+            "Pending\tm20261203_000001_index_every_ordering"
+        ],
+        "one step back by default: {rolled_back}"
+    );
 }
 
 #[test]

@@ -87,7 +87,7 @@ fn setup() -> (Runtime, AppState, Metrics) {
         let db = db::connect_and_migrate(&config, &metrics)
             .await
             .expect("SQLite in memory");
-        bench::load(&db, 1_000, 10)
+        bench::load(&db, 1_000, 10_000, bench::dataset::Layout::Scattered)
             .await
             .expect("the dataset loads");
         AppState::new(db, metrics.clone(), &config)

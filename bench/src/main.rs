@@ -9,7 +9,11 @@ use std::{
 };
 
 use api::{config::Config, db, metrics::Metrics};
-use bench::{Query, load, statements_of};
+use bench::{
+    Params, Query,
+    dataset::{Catalogue, Layout},
+    load, search_term, statements_of,
+};
 use clap::{Parser, Subcommand};
 use sea_orm::DatabaseConnection;
 
@@ -35,14 +39,22 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Tool {
-    /// Recreate the schema through the project's migrations and load the dataset in bulk.
+    /// Recreate the schema through the project's migrations and load the catalogue in bulk.
     Load {
-        /// Authors to create.
-        #[arg(long, default_value_t = 10_000)]
-        authors: u32,
-        /// Books per author.
-        #[arg(long, default_value_t = 10)]
-        books_per_author: u32,
+        #[command(flatten)]
+        shape: Shape,
+    },
+    /// Print a two-word search term that matches between `--min` and `--max` books of the loaded
+    /// catalogue (which `--authors`, `--books` and `--layout` describe), and how many it matches.
+    Term {
+        #[command(flatten)]
+        shape: Shape,
+        /// Fewest matches.
+        #[arg(long, default_value_t = 50)]
+        min: u64,
+        /// Most matches.
+        #[arg(long, default_value_t = 200)]
+        max: u64,
     },
     /// Run the statements of one query straight through the pool, at a fixed concurrency.
     Floor {
@@ -61,6 +73,12 @@ enum Tool {
         /// The author (Q3): the middle one of the dataset, as `bench/run.sh` asks for.
         #[arg(long, default_value_t = 5000)]
         author: i64,
+        /// The search term (Q5).
+        #[arg(long, default_value = "")]
+        term: String,
+        /// The cursor to read after (Q7).
+        #[arg(long)]
+        after: Option<String>,
     },
     /// Mixed reads and writes at a steady rate against a running server; samples its memory and
     /// pool, and checks the acknowledged writes against the database at the end.
@@ -86,6 +104,20 @@ enum Tool {
     },
 }
 
+/// The catalogue's size and layout.
+#[derive(clap::Args)]
+struct Shape {
+    /// Authors to create.
+    #[arg(long, default_value_t = 10_000)]
+    authors: u32,
+    /// Books to create, at most 1,000,000.
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    books: u32,
+    /// How books are spread over authors and over the table.
+    #[arg(long, value_enum, default_value_t = Layout::Scattered)]
+    layout: Layout,
+}
+
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let cli = Cli::parse();
@@ -94,19 +126,30 @@ async fn main() -> Result<(), String> {
     config.no_migrate = true;
     let db = db::connect_and_migrate(&config, &Metrics::new()).await?;
     match cli.command {
-        Tool::Load {
-            authors,
-            books_per_author,
-        } => load(&db, authors, books_per_author).await,
+        Tool::Load { shape } => load(&db, shape.authors, shape.books, shape.layout).await,
+        Tool::Term { shape, min, max } => {
+            let catalogue = Catalogue::new(shape.authors, shape.books, shape.layout);
+            let (term, matches) = search_term(&db, &catalogue, min, max).await?;
+            println!("{term}\t{matches}");
+            Ok(())
+        }
         Tool::Floor {
             query,
             concurrency,
             seconds,
             page,
             author,
+            term,
+            after,
         } => {
             let duration = Duration::from_secs(seconds);
-            floor(db, query, concurrency, duration, page, author).await
+            let params = Params {
+                page,
+                author,
+                term,
+                after,
+            };
+            floor(db, query, concurrency, duration, params).await
         }
         Tool::Soak {
             url,
@@ -136,19 +179,20 @@ async fn floor(
     query: Query,
     concurrency: usize,
     duration: Duration,
-    page: u64,
-    author: i64,
+    params: Params,
 ) -> Result<(), String> {
     let db = Arc::new(db);
+    let params = Arc::new(params);
     let deadline = Instant::now() + duration;
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
         let db = Arc::clone(&db);
+        let params = Arc::clone(&params);
         clients.spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let started = Instant::now();
-                statements_of(&db, query, page, author).await?;
+                statements_of(&db, query, &params).await?;
                 latencies.push(started.elapsed());
             }
             Ok::<_, String>(latencies)

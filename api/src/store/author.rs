@@ -9,7 +9,10 @@ use sea_orm::{
     sea_query::{Condition, Expr},
 };
 
-use super::{CursorValue, Ordering, Page, SortField, Window, book::NewBook, contains, read_page};
+use super::{
+    CursorValue, Ordering, Page, SortField, Window, book::NewBook, contains, found_by_trigrams,
+    read_page,
+};
 use crate::{
     domain::AuthorName,
     error::{ApiError, ApiResult},
@@ -73,6 +76,11 @@ impl AuthorFilter {
             )
             .add_option(self.ids.clone().map(|ids| author::Column::Id.is_in(ids)))
     }
+
+    /// Whether the trigram index finds this filter's rows (see [`super::read_page`]).
+    fn matches_first(&self) -> bool {
+        self.name_contains.as_deref().is_some_and(found_by_trigrams)
+    }
 }
 
 /// One page of the authors matching `filter`.
@@ -86,7 +94,7 @@ pub async fn page(
     window: &Window,
 ) -> ApiResult<Page<author::Model>> {
     let select = author::Entity::find().filter(filter.condition(db.get_database_backend()));
-    read_page(db, select, ordering, window).await
+    read_page(db, select, ordering, window, filter.matches_first()).await
 }
 
 /// How many authors match `filter`.

@@ -15,7 +15,9 @@ use sea_orm::{
     },
 };
 
-use super::{CursorValue, Ordering, Page, SortField, Window, contains, read_page};
+use super::{
+    CursorValue, Ordering, Page, SortField, Window, contains, found_by_trigrams, read_page,
+};
 use crate::{
     domain::{BookTitle, PublishedYear},
     error::{ApiError, ApiResult},
@@ -24,6 +26,17 @@ use crate::{
 /// Where books without a year sort: after every real year in ascending order. Outside `i32`, so no
 /// stored year can tie with it.
 const MISSING_YEAR_KEY: i64 = i32::MAX as i64 + 1;
+
+/// The year sort key, `COALESCE(published_year, 2147483648)`, with the constant written into the
+/// SQL: the indexes `idx_book_year` and `idx_book_author_year` are on exactly this expression,
+/// which a bound parameter in its place would not match.
+fn year_key() -> Expr {
+    Func::coalesce([
+        Expr::col(book::Column::PublishedYear),
+        Expr::cust(MISSING_YEAR_KEY.to_string()),
+    ])
+    .into()
+}
 
 /// The columns books can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -53,11 +66,7 @@ impl SortField for BookSort {
         match self {
             Self::Id => Expr::col(book::Column::Id),
             Self::Title => Expr::col(book::Column::Title),
-            Self::PublishedYear => Func::coalesce([
-                Expr::col(book::Column::PublishedYear),
-                Expr::val(MISSING_YEAR_KEY),
-            ])
-            .into(),
+            Self::PublishedYear => year_key(),
         }
     }
 
@@ -88,21 +97,29 @@ pub struct BookFilter {
 }
 
 impl BookFilter {
+    /// The years are compared through the year sort key, which `idx_book_year` holds: a book
+    /// without a year has a key above every year, so a range that ends at `i32::MAX` at most
+    /// leaves it out, as `published_year BETWEEN …` would.
     fn condition(&self, backend: DbBackend) -> Condition {
+        let years = (self.published_year_from.is_some() || self.published_year_to.is_some())
+            .then(|| {
+                year_key().between(
+                    i64::from(self.published_year_from.unwrap_or(i32::MIN)),
+                    i64::from(self.published_year_to.unwrap_or(i32::MAX)),
+                )
+            });
         Condition::all()
             .add_option(
                 self.title_contains
                     .as_deref()
                     .map(|needle| contains(backend, book::Column::Title, needle)),
             )
-            .add_option(
-                self.published_year_from
-                    .map(|y| book::Column::PublishedYear.gte(y)),
-            )
-            .add_option(
-                self.published_year_to
-                    .map(|y| book::Column::PublishedYear.lte(y)),
-            )
+            .add_option(years)
+    }
+
+    /// Whether the trigram index finds this filter's rows (see [`super::read_page`]).
+    fn matches_first(&self) -> bool {
+        self.title_contains.as_deref().is_some_and(found_by_trigrams)
     }
 }
 
@@ -117,7 +134,7 @@ pub async fn page(
     window: &Window,
 ) -> ApiResult<Page<book::Model>> {
     let select = book::Entity::find().filter(filter.condition(db.get_database_backend()));
-    read_page(db, select, ordering, window).await
+    read_page(db, select, ordering, window, filter.matches_first()).await
 }
 
 /// How many books match `filter`.
@@ -142,19 +159,21 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> ApiResult<Option<book::
 /// The first `first` books after `after` of EACH of `author_ids`, plus one probe row per author
 /// that has more, in ONE statement. Authors without matching books are absent from the map.
 ///
-/// On PostgreSQL, when every sort key is an integer, each author's page is read on its own
-/// through `idx_book_author_id` and cut at `first + 1` rows, so the rows of the other authors are
-/// never ranked together:
+/// On PostgreSQL each author's page is read on its own, along the index that starts with
+/// `author_id` and continues with the ordering's keys (`idx_book_author_id`,
+/// `idx_book_author_title`, `idx_book_author_year`), and cut at `first + 1` rows, so the rows of
+/// the other authors, or beyond the page, are never read:
 ///
 /// ```sql
 /// SELECT page.… FROM (VALUES (…), …) AS wanted
-/// JOIN LATERAL (SELECT … FROM book WHERE author_id = wanted.column1 AND <filter> AND <after>
+/// JOIN LATERAL (SELECT …, ROW_NUMBER() OVER (ORDER BY <ordering>) AS rn FROM book
+///               WHERE author_id = wanted.column1 AND <filter> AND <after>
 ///               ORDER BY <ordering> LIMIT first + 1) AS page ON TRUE
 /// ```
 ///
-/// SQL does not promise the order of the joined rows, so each page is sorted again here, which
-/// is exact for integer keys. Otherwise (SQLite, or a title key, ordered by the database's
-/// collation) every matching row is ranked:
+/// SQL does not promise the order of the joined rows, so each page is put in `rn` order here.
+/// SQLite has no `LATERAL`; there every matching row of the authors is ranked, along the same
+/// indexes:
 ///
 /// ```sql
 /// SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY author_id ORDER BY <ordering>) AS rn
@@ -184,23 +203,22 @@ pub async fn page_per_author(
     if let Some(after) = after {
         condition = condition.add(ordering.beyond(after, true));
     }
-    let lateral = backend == DbBackend::Postgres && ordering.is_numeric();
-    let statement = if lateral {
+    let statement = if backend == DbBackend::Postgres {
         top_per_author(&author_ids, condition, ordering, first)
     } else {
         ranked_per_author(&author_ids, condition, ordering, first)
     };
-    let mut by_author: HashMap<i64, Vec<book::Model>> = HashMap::with_capacity(author_ids.len());
+    let mut by_author: HashMap<i64, Vec<(i64, book::Model)>> =
+        HashMap::with_capacity(author_ids.len());
     for row in db.query_all(&statement).await? {
-        let book = book_at(&row)?;
-        by_author.entry(book.author_id).or_default().push(book);
+        let (rank, book) = ranked_book_at(&row)?;
+        by_author.entry(book.author_id).or_default().push((rank, book));
     }
     Ok(by_author
         .into_iter()
         .map(|(author_id, mut rows)| {
-            if lateral {
-                rows.sort_by(|a, b| ordering.compare(a, b));
-            }
+            rows.sort_unstable_by_key(|(rank, _)| *rank);
+            let rows = rows.into_iter().map(|(_, book)| book).collect();
             (author_id, Page::from_probe(rows, first))
         })
         .collect())
@@ -214,16 +232,30 @@ const BOOK_COLUMNS: [book::Column; 4] = [
     book::Column::AuthorId,
 ];
 
-/// A row of [`BOOK_COLUMNS`], read by position: a nested page holds up to 10,000 books, and by
-/// name every value costs a lookup of the column.
-fn book_at(row: &QueryResult) -> Result<book::Model, DbErr> {
-    let (id, title, published_year, author_id) = row.try_get_many_by_index()?;
-    Ok(book::Model {
-        id,
-        title,
-        published_year,
-        author_id,
-    })
+/// The name of the rank column of [`page_per_author`]'s statements.
+const RANK: &str = "rn";
+
+/// A row of [`BOOK_COLUMNS`] and its rank, read by position: a nested page holds up to 10,000
+/// books, and by name every value costs a lookup of the column.
+fn ranked_book_at(row: &QueryResult) -> Result<(i64, book::Model), DbErr> {
+    let (id, title, published_year, author_id, rank) = row.try_get_many_by_index()?;
+    Ok((
+        rank,
+        book::Model {
+            id,
+            title,
+            published_year,
+            author_id,
+        },
+    ))
+}
+
+/// `ROW_NUMBER() OVER (<window>) AS rn`, ranking rows in `ordering`.
+fn rank_in(select: &mut SelectStatement, mut window: WindowStatement, ordering: &Ordering<BookSort>) {
+    for (expr, order) in ordering.order_terms(false) {
+        window.order_by_expr(expr, order);
+    }
+    select.expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new(RANK));
 }
 
 /// The `LATERAL` statement of [`page_per_author`] (PostgreSQL only).
@@ -245,12 +277,14 @@ fn top_per_author(
             ),
         )
         .limit(first.saturating_add(1));
+    rank_in(&mut top, WindowStatement::new(), ordering);
     for (expr, order) in ordering.order_terms(false) {
         top.order_by_expr(expr, order);
     }
     let mut outer = Query::select();
     outer
         .columns(BOOK_COLUMNS.map(|column| (page.clone(), column)))
+        .column((page.clone(), Alias::new(RANK)))
         .from_values(author_ids.iter().copied(), wanted)
         .join_lateral(JoinType::InnerJoin, top, page, Expr::cust("TRUE"));
     outer
@@ -263,20 +297,21 @@ fn ranked_per_author(
     ordering: &Ordering<BookSort>,
     first: u64,
 ) -> SelectStatement {
-    let rank = Alias::new("rn");
-    let mut window = WindowStatement::partition_by(book::Column::AuthorId);
-    for (expr, order) in ordering.order_terms(false) {
-        window.order_by_expr(expr, order);
-    }
+    let rank = Alias::new(RANK);
     let mut ranked = Query::select();
     ranked
         .columns(BOOK_COLUMNS)
         .from(book::Entity)
-        .expr_window_as(Expr::cust("ROW_NUMBER()"), window, rank.clone())
         .cond_where(condition.add(book::Column::AuthorId.is_in(author_ids.iter().copied())));
+    rank_in(
+        &mut ranked,
+        WindowStatement::partition_by(book::Column::AuthorId),
+        ordering,
+    );
     let mut outer = Query::select();
     outer
         .columns(BOOK_COLUMNS)
+        .column(rank.clone())
         .from_subquery(ranked, Alias::new("ranked"))
         .and_where(Expr::col(rank.clone()).lte(first.saturating_add(1)))
         .order_by(book::Column::AuthorId, Order::Asc)

@@ -11,8 +11,11 @@ mod cursor;
 use std::{fmt::Debug, hash::Hash};
 
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    sea_query::{BinOper, Condition, Expr, ExprTrait, IntoColumnRef, Order},
+    ConnectionTrait, DbBackend, EntityTrait, QueryTrait, Select,
+    sea_query::{
+        Alias, Asterisk, BinOper, CommonTableExpression, Condition, Expr, ExprTrait,
+        IntoColumnRef, Order, Query, WithClause,
+    },
 };
 
 pub use cursor::{Cursor, CursorValue};
@@ -61,7 +64,9 @@ pub struct Ordering<F> {
 }
 
 impl<F: SortField> Ordering<F> {
-    /// The ordering the client asked for, made total with the id as the last key.
+    /// The ordering the client asked for, made total with the id as the last key. The id takes
+    /// the direction of the key before it, so that a descending list is the exact reverse of the
+    /// ascending one and every single-key ordering is one index read forwards or backwards.
     pub fn new(requested: impl IntoIterator<Item = (F, Direction)>) -> Self {
         let mut keys: Vec<(F, Direction)> = Vec::new();
         for (field, direction) in requested {
@@ -72,7 +77,8 @@ impl<F: SortField> Ordering<F> {
                 return Self { keys };
             }
         }
-        keys.push((F::ID, Direction::Asc));
+        let direction = keys.last().map_or(Direction::Asc, |(_, d)| *d);
+        keys.push((F::ID, direction));
         Self { keys }
     }
 
@@ -110,28 +116,6 @@ impl<F: SortField> Ordering<F> {
             })
     }
 
-    /// Whether every key is an integer. Rust then orders rows exactly as the database does, which
-    /// it cannot promise for text compared under the database's collation.
-    fn is_numeric(&self) -> bool {
-        self.keys.iter().all(|(field, _)| !field.is_text())
-    }
-
-    /// Compares two rows in this ordering; the same order as the database's only when
-    /// [`Ordering::is_numeric`].
-    fn compare(&self, a: &F::Model, b: &F::Model) -> std::cmp::Ordering {
-        self.keys
-            .iter()
-            .map(|(field, direction)| {
-                let order = field.key(a).cmp(&field.key(b));
-                match direction {
-                    Direction::Asc => order,
-                    Direction::Desc => order.reverse(),
-                }
-            })
-            .find(|order| order.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
-    }
-
     /// `ORDER BY` terms; `reverse` flips every direction (to read a page backwards).
     fn order_terms(&self, reverse: bool) -> impl Iterator<Item = (Expr, Order)> + '_ {
         self.keys
@@ -139,40 +123,50 @@ impl<F: SortField> Ordering<F> {
             .map(move |(field, direction)| (field.expr(), direction.order(reverse)))
     }
 
-    /// Rows strictly after (`forward`) or before the cursor in this ordering: the lexicographic
-    /// comparison `(k1, k2, …) > (v1, v2, …)` spelled out, since keys may mix directions.
+    /// Rows strictly after (`forward`) or before the cursor in this ordering, as comparisons an
+    /// index on the sort keys can seek to: a row-value comparison `(k1, k2, …) > (v1, v2, …)`
+    /// over each run of keys sorted the same way, so a deep page costs what the first one does.
+    /// Where the directions change, the run is bounded inclusively and the rest decides ties:
+    /// `(k1) >= (v1) AND ((k1) > (v1) OR <the rest beyond theirs>)`.
     fn beyond(&self, cursor: &Cursor, forward: bool) -> Condition {
-        let mut any = Condition::any();
-        for (i, ((field, direction), value)) in self.keys.iter().zip(&cursor.0).enumerate() {
-            let mut all = Condition::all();
-            for ((equal_field, _), equal_value) in self.keys[..i].iter().zip(&cursor.0) {
-                all = all.add(field_cmp(*equal_field, equal_value, Cmp::Eq));
-            }
-            let ascending = (*direction == Direction::Asc) == forward;
-            let cmp = if ascending { Cmp::Gt } else { Cmp::Lt };
-            any = any.add(all.add(field_cmp(*field, value, cmp)));
-        }
-        any
+        Condition::all().add(beyond(&self.keys, &cursor.0, forward))
     }
 }
 
-enum Cmp {
-    Eq,
-    Gt,
-    Lt,
-}
-
-fn field_cmp<F: SortField>(field: F, value: &CursorValue, cmp: Cmp) -> Expr {
-    let value = match value {
+/// [`Ordering::beyond`] over `keys` and their cursor `values`.
+fn beyond<F: SortField>(keys: &[(F, Direction)], values: &[CursorValue], forward: bool) -> Expr {
+    let direction = keys.first().map_or(Direction::Asc, |(_, d)| *d);
+    let run = keys.iter().take_while(|(_, d)| *d == direction).count();
+    let row = |keys: &[(F, Direction)]| -> Expr {
+        match keys {
+            [(field, _)] => field.expr(),
+            keys => Expr::tuple(keys.iter().map(|(field, _)| field.expr())),
+        }
+    };
+    let value = |v: &CursorValue| match v {
         CursorValue::Int(v) => Expr::val(*v),
         CursorValue::Text(v) => Expr::val(v.clone()),
     };
-    let expr = field.expr();
-    match cmp {
-        Cmp::Eq => expr.eq(value),
-        Cmp::Gt => expr.gt(value),
-        Cmp::Lt => expr.lt(value),
+    let (run_keys, run_values) = (&keys[..run], &values[..run]);
+    let cursor = match run_values {
+        [v] => value(v),
+        values => Expr::tuple(values.iter().map(value)),
+    };
+    let ascending = (direction == Direction::Asc) == forward;
+    let strictly = if ascending {
+        row(run_keys).gt(cursor.clone())
+    } else {
+        row(run_keys).lt(cursor.clone())
+    };
+    if run == keys.len() {
+        return strictly;
     }
+    let bound = if ascending {
+        row(run_keys).gte(cursor)
+    } else {
+        row(run_keys).lte(cursor)
+    };
+    bound.and(strictly.or(beyond(&keys[run..], &values[run..], forward)))
 }
 
 /// Which slice of an ordered list to read (`API.md` § Pagination).
@@ -218,32 +212,72 @@ impl<M> Page<M> {
 
 /// Reads one window of `select` in `ordering`: one statement, fetching one row more than the page
 /// so that `has_more` needs no second query.
+///
+/// Each ordering has an index (`migration`), so the page is read along it from the cursor on.
+/// A search (`matches_first`, see [`found_by_trigrams`]) is the exception on PostgreSQL: the
+/// rows it matches are found first, through the trigram index, and only they are sorted.
+/// Otherwise a plan cached for all search terms could walk the ordering's index and test every
+/// row against a term that matches few; the fence makes the plan the same for every term.
 async fn read_page<E, F>(
     db: &impl ConnectionTrait,
     select: Select<E>,
     ordering: &Ordering<F>,
     window: &Window,
+    matches_first: bool,
 ) -> ApiResult<Page<E::Model>>
 where
     E: EntityTrait,
     F: SortField<Model = E::Model>,
 {
-    let mut select = select;
+    let backend = db.get_database_backend();
+    let mut query = select.into_query();
+    if matches_first && backend == DbBackend::Postgres {
+        let matched = Alias::new("matched");
+        let cte = CommonTableExpression::new()
+            .query(query)
+            .table_name(matched.clone())
+            .materialized(true)
+            .to_owned();
+        query = Query::select()
+            .column(Asterisk)
+            .from(matched)
+            .with_cte(WithClause::new().cte(cte).to_owned())
+            .to_owned();
+    }
     if let Some(after) = &window.after {
-        select = select.filter(ordering.beyond(after, true));
+        query.cond_where(ordering.beyond(after, true));
     }
     if let Some(before) = &window.before {
-        select = select.filter(ordering.beyond(before, false));
+        query.cond_where(ordering.beyond(before, false));
     }
     for (expr, order) in ordering.order_terms(window.from_end) {
-        select = select.order_by(expr, order);
+        query.order_by_expr(expr, order);
     }
-    let rows = select.limit(window.limit + 1).all(db).await?;
+    query.limit(window.limit + 1);
+    let rows = E::find()
+        .from_raw_sql(backend.build(&query))
+        .all(db)
+        .await?;
     let mut page = Page::from_probe(rows, window.limit);
     if window.from_end {
         page.rows.reverse();
     }
     Ok(page)
+}
+
+/// Whether PostgreSQL's trigram index finds the rows containing `needle`: `pg_trgm` takes its
+/// trigrams from runs of letters and digits, so a run of three gives at least one. A shorter
+/// term ("ab", "c++", "%") has none; such a search reads along the ordering's index instead,
+/// which stops early when the term is common and reads the whole table when it is rare.
+fn found_by_trigrams(needle: &str) -> bool {
+    let mut run = 0;
+    for c in needle.chars() {
+        run = if c.is_alphanumeric() { run + 1 } else { 0 };
+        if run == 3 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Case-insensitive substring match on every backend, with every character of `needle` matched
