@@ -19,13 +19,70 @@ pub enum Layout {
 }
 
 const ADJECTIVES: [&str; 64] = [
-    "silent", "last", "golden", "hidden", "winter", "lost", "broken", "quiet", "burning", "distant",
-    "secret", "dark", "little", "long", "bright", "crimson", "endless", "restless", "northern",
-    "forgotten", "wild", "empty", "sleeping", "iron", "silver", "bitter", "gentle", "hollow",
-    "painted", "scarlet", "stolen", "wandering", "frozen", "ancient", "narrow", "shining", "velvet",
-    "twelfth", "unfinished", "invisible", "drowned", "weeping", "glass", "paper", "amber", "copper",
-    "orange", "salt", "midnight", "summer", "autumn", "savage", "tender", "crooked", "famous",
-    "foreign", "green", "blue", "black", "white", "small", "great", "second", "other",
+    "silent",
+    "last",
+    "golden",
+    "hidden",
+    "winter",
+    "lost",
+    "broken",
+    "quiet",
+    "burning",
+    "distant",
+    "secret",
+    "dark",
+    "little",
+    "long",
+    "bright",
+    "crimson",
+    "endless",
+    "restless",
+    "northern",
+    "forgotten",
+    "wild",
+    "empty",
+    "sleeping",
+    "iron",
+    "silver",
+    "bitter",
+    "gentle",
+    "hollow",
+    "painted",
+    "scarlet",
+    "stolen",
+    "wandering",
+    "frozen",
+    "ancient",
+    "narrow",
+    "shining",
+    "velvet",
+    "twelfth",
+    "unfinished",
+    "invisible",
+    "drowned",
+    "weeping",
+    "glass",
+    "paper",
+    "amber",
+    "copper",
+    "orange",
+    "salt",
+    "midnight",
+    "summer",
+    "autumn",
+    "savage",
+    "tender",
+    "crooked",
+    "famous",
+    "foreign",
+    "green",
+    "blue",
+    "black",
+    "white",
+    "small",
+    "great",
+    "second",
+    "other",
 ];
 
 const NOUNS: [&str; 128] = [
@@ -48,19 +105,75 @@ const FIRST_NAMES: [&str; 48] = [
     "Anna", "Ben", "Clara", "David", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Karin",
     "Luca", "Mara", "Nils", "Olga", "Pavel", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera",
     "Walter", "Xenia", "Yusuf", "Zoe", "Amara", "Bruno", "Chiara", "Dmitri", "Esther", "Felix",
-    "Grace", "Henrik", "Ida", "Jakob", "Kenji", "Lena", "Malik", "Nora", "Oscar", "Priya",
-    "Ruth", "Samuel", "Tomas", "Ursula", "Victor", "Wanda",
+    "Grace", "Henrik", "Ida", "Jakob", "Kenji", "Lena", "Malik", "Nora", "Oscar", "Priya", "Ruth",
+    "Samuel", "Tomas", "Ursula", "Victor", "Wanda",
 ];
 
 const LAST_NAMES: [&str; 64] = [
-    "Adler", "Berg", "Costa", "Dahl", "Eriksen", "Fischer", "Garcia", "Hansen", "Ivanova",
-    "Jensen", "Klein", "Lopez", "Moreau", "Novak", "Olsen", "Petrov", "Quist", "Rossi", "Silva",
-    "Torres", "Ueda", "Vogel", "Weber", "Young", "Zeller", "Achebe", "Bauer", "Castillo", "Dubois",
-    "Ekwueme", "Ferrari", "Gonzalez", "Horvat", "Ibrahim", "Janssen", "Kowalski", "Lindqvist",
-    "Murphy", "Nakamura", "Okafor", "Popescu", "Ramos", "Schmidt", "Tanaka", "Urquhart",
-    "Varga", "Wagner", "Xavier", "Yilmaz", "Zhang", "Almeida", "Brennan", "Conti", "Duarte",
-    "Esposito", "Fontaine", "Gallagher", "Haddad", "Iversen", "Jovanovic", "Kaur", "Laurent",
-    "Mendes", "Nielsen",
+    "Adler",
+    "Berg",
+    "Costa",
+    "Dahl",
+    "Eriksen",
+    "Fischer",
+    "Garcia",
+    "Hansen",
+    "Ivanova",
+    "Jensen",
+    "Klein",
+    "Lopez",
+    "Moreau",
+    "Novak",
+    "Olsen",
+    "Petrov",
+    "Quist",
+    "Rossi",
+    "Silva",
+    "Torres",
+    "Ueda",
+    "Vogel",
+    "Weber",
+    "Young",
+    "Zeller",
+    "Achebe",
+    "Bauer",
+    "Castillo",
+    "Dubois",
+    "Ekwueme",
+    "Ferrari",
+    "Gonzalez",
+    "Horvat",
+    "Ibrahim",
+    "Janssen",
+    "Kowalski",
+    "Lindqvist",
+    "Murphy",
+    "Nakamura",
+    "Okafor",
+    "Popescu",
+    "Ramos",
+    "Schmidt",
+    "Tanaka",
+    "Urquhart",
+    "Varga",
+    "Wagner",
+    "Xavier",
+    "Yilmaz",
+    "Zhang",
+    "Almeida",
+    "Brennan",
+    "Conti",
+    "Duarte",
+    "Esposito",
+    "Fontaine",
+    "Gallagher",
+    "Haddad",
+    "Iversen",
+    "Jovanovic",
+    "Kaur",
+    "Laurent",
+    "Mendes",
+    "Nielsen",
 ];
 
 /// A deterministic stream of pseudo-random numbers (SplitMix64).
@@ -74,7 +187,7 @@ impl Random {
     }
 
     /// The next number.
-    pub fn next(&mut self) -> u64 {
+    pub fn draw(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -84,12 +197,12 @@ impl Random {
 
     /// A number in `0..n`.
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.draw() % n
     }
 
     /// A uniform number in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.draw() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -171,7 +284,9 @@ impl Catalogue {
         let mut random = Random::new(u64::from(g));
         let author = match self.layout {
             Layout::Scattered => random.below(u64::from(self.authors)),
-            Layout::Clustered => u64::from(g) * u64::from(self.authors) / u64::from(self.books.max(1)),
+            Layout::Clustered => {
+                u64::from(g) * u64::from(self.authors) / u64::from(self.books.max(1))
+            }
         };
         let mut adjective = || capitalised(self.adjectives.pick(&ADJECTIVES, &mut random));
         let a1 = adjective();
@@ -253,7 +368,10 @@ mod tests {
         for books in [10_000, 100_000] {
             let catalogue = Catalogue::new(books / 10, books, Layout::Scattered);
             assert!(
-                catalogue.phrases().iter().any(|(_, n)| (50..=200).contains(n)),
+                catalogue
+                    .phrases()
+                    .iter()
+                    .any(|(_, n)| (50..=200).contains(n)),
                 "{books} books"
             );
         }

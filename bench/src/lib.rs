@@ -67,7 +67,9 @@ pub async fn load(
     let started = Instant::now();
     let catalogue = Catalogue::new(authors, books, layout);
     Migrator::fresh(db).await.map_err(|e| e.to_string())?;
-    Migrator::down(db, Some(1)).await.map_err(|e| e.to_string())?;
+    Migrator::down(db, Some(1))
+        .await
+        .map_err(|e| e.to_string())?;
     let txn = db.begin().await.map_err(|e| e.to_string())?;
     let ids: Vec<u32> = (1..=authors).collect();
     for chunk in ids.chunks(1000) {

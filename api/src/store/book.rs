@@ -101,8 +101,8 @@ impl BookFilter {
     /// without a year has a key above every year, so a range that ends at `i32::MAX` at most
     /// leaves it out, as `published_year BETWEEN …` would.
     fn condition(&self, backend: DbBackend) -> Condition {
-        let years = (self.published_year_from.is_some() || self.published_year_to.is_some())
-            .then(|| {
+        let years =
+            (self.published_year_from.is_some() || self.published_year_to.is_some()).then(|| {
                 year_key().between(
                     i64::from(self.published_year_from.unwrap_or(i32::MIN)),
                     i64::from(self.published_year_to.unwrap_or(i32::MAX)),
@@ -119,7 +119,9 @@ impl BookFilter {
 
     /// Whether the trigram index finds this filter's rows (see [`super::read_page`]).
     fn matches_first(&self) -> bool {
-        self.title_contains.as_deref().is_some_and(found_by_trigrams)
+        self.title_contains
+            .as_deref()
+            .is_some_and(found_by_trigrams)
     }
 }
 
@@ -212,7 +214,10 @@ pub async fn page_per_author(
         HashMap::with_capacity(author_ids.len());
     for row in db.query_all(&statement).await? {
         let (rank, book) = ranked_book_at(&row)?;
-        by_author.entry(book.author_id).or_default().push((rank, book));
+        by_author
+            .entry(book.author_id)
+            .or_default()
+            .push((rank, book));
     }
     Ok(by_author
         .into_iter()
@@ -251,7 +256,11 @@ fn ranked_book_at(row: &QueryResult) -> Result<(i64, book::Model), DbErr> {
 }
 
 /// `ROW_NUMBER() OVER (<window>) AS rn`, ranking rows in `ordering`.
-fn rank_in(select: &mut SelectStatement, mut window: WindowStatement, ordering: &Ordering<BookSort>) {
+fn rank_in(
+    select: &mut SelectStatement,
+    mut window: WindowStatement,
+    ordering: &Ordering<BookSort>,
+) {
     for (expr, order) in ordering.order_terms(false) {
         window.order_by_expr(expr, order);
     }

@@ -13,8 +13,8 @@ use std::{fmt::Debug, hash::Hash};
 use sea_orm::{
     ConnectionTrait, DbBackend, EntityTrait, QueryTrait, Select,
     sea_query::{
-        Alias, Asterisk, BinOper, CommonTableExpression, Condition, Expr, ExprTrait,
-        IntoColumnRef, Order, Query, WithClause,
+        Alias, Asterisk, BinOper, CommonTableExpression, Condition, Expr, ExprTrait, IntoColumnRef,
+        Order, Query, WithClause,
     },
 };
 

@@ -177,6 +177,13 @@ impl TestApp {
         }
     }
 
+    /// The application over `db`, a handle on this app's database (with a metric callback of its
+    /// own, say), configured as this app is by default.
+    pub fn router_over(&self, db: DatabaseConnection) -> Router {
+        let config = Config::for_database(&self.url);
+        build_app(AppState::new(db, Metrics::new(), &config))
+    }
+
     /// A second server instance over the same database: its own pool, loaders and metrics, as
     /// another process of a horizontally scaled deployment would have. Its start-up runs the
     /// migrations again, which find nothing to do. (A private in-memory SQLite database cannot be

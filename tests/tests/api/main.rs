@@ -15,6 +15,7 @@ mod migrations;
 mod model;
 mod mutations;
 mod pagination;
+mod plans;
 mod queries;
 mod schema;
 mod server;
