@@ -2,19 +2,26 @@
 # The load benchmark of BENCHMARKS.md: loads a dataset through the project's migrations, starts
 # the release server on loopback, drives it with wrk, and prints markdown tables.
 #
-#   bench/run.sh [--backend postgres|sqlite] [--runs N] [--seconds S] [--no-curve]
+#   bench/run.sh [--backend postgres|sqlite] [--layout scattered|clustered] [--books N]
+#                [--runs N] [--seconds S] [--no-curve]
 #   bench/run.sh --quick      # tiny dataset, debug build, seconds: keeps the benchmark from rotting
 #   bench/run.sh --soak S [--rate R]   # instead: the soak of RELIABILITY.md, S seconds at R requests/s
 #   bench/run.sh --postgraphile        # also PostGraphile 4 (npm) on the same data, same load
+#
+# The catalogue (bench/src/dataset.rs): AUTHORS authors, BOOKS books, each book for a random
+# author (scattered) or each author's books together (clustered), titles and names of words.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BACKEND=postgres RUNS=3 DURATION=10 CONCURRENCY=16 AUTHORS=10000 BOOKS=10 CURVE=1 PROFILE=release
-SOAK="" RATE=200 POSTGRAPHILE=0
+BACKEND=postgres RUNS=3 DURATION=10 CONCURRENCY=16 AUTHORS=10000 BOOKS=100000 CURVE=1 PROFILE=release
+LAYOUT=scattered SOAK="" RATE=200 POSTGRAPHILE=0 TERM_MIN=50
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) RUNS=1 DURATION=2 AUTHORS=200 CURVE=0 PROFILE=dev ;;
+    --quick) RUNS=1 DURATION=2 AUTHORS=200 BOOKS=2000 CURVE=0 PROFILE=dev TERM_MIN=5 ;;
     --backend) BACKEND="$2"; shift ;;
+    --layout) LAYOUT="$2"; shift ;;
+    --authors) AUTHORS="$2"; shift ;;
+    --books) BOOKS="$2"; shift ;;
     --runs) RUNS="$2"; shift ;;
     --seconds) DURATION="$2"; shift ;;
     --no-curve) CURVE=0 ;;
@@ -54,7 +61,11 @@ else
 fi
 export DATABASE_URL
 
-load() { "$BIN/bench" load --authors "$1" --books-per-author "$2" >&2; }
+# load AUTHORS BOOKS: the catalogue, through the project's migrations.
+load() { "$BIN/bench" load --authors "$1" --books "$2" --layout "$LAYOUT" >&2; }
+# term AUTHORS BOOKS: a search term of that catalogue that matches TERM_MIN to 200 books, a tab,
+# and how many it matches.
+term() { "$BIN/bench" term --authors "$1" --books "$2" --layout "$LAYOUT" --min "$TERM_MIN" --max 200; }
 
 start_server() {
   LISTEN_ADDR="127.0.0.1:$PORT" RUST_LOG=warn NO_MIGRATE=1 "$BIN/api" serve &
@@ -92,8 +103,23 @@ statements() {
 
 # floor QUERY: one run of the same statements straight through the driver: "rps p50 p99".
 floor() {
-  "$BIN/bench" floor --query "$1" --author "$((AUTHORS / 2))" --concurrency "$CONCURRENCY" --seconds "$DURATION" \
+  "$BIN/bench" floor --query "$1" --author "$((AUTHORS / 2))" --term "$TERM" --after "$AFTER" \
+    --concurrency "$CONCURRENCY" --seconds "$DURATION" \
     | sed -n 's/.*requests\/s \([^ ]*\) p50_ms \([^ ]*\) p99_ms \([^ ]*\).*/\1 \2 \3/p'
+}
+
+# Q6 is a page of authors by name; Q7 is page DEPTH of it (page 50 unless the catalogue is
+# smaller), after the cursors of the pages before it are walked as a client would.
+Q6_FIELDS='nodes { name books(first: 3, orderBy: [{ field: PUBLISHED_YEAR, direction: DESC }]) { nodes { title } } }'
+walk() {
+  local cursor=null page
+  for _ in $(seq 2 "$DEPTH"); do
+    page=$(curl -sf -H 'content-type: application/json' \
+      -d "{\"query\":\"query(\$c: String) { authors(first: 20, after: \$c, orderBy: [{ field: NAME }]) { pageInfo { endCursor } } }\",\"variables\":{\"c\":$cursor}}" \
+      "$URL/graphql")
+    cursor=$(echo "$page" | sed -n 's/.*"endCursor":\("[^"]*"\).*/\1/p')
+  done
+  echo "$cursor" | tr -d '"'
 }
 
 # drive NAME BODY [WRITE [STATEMENTS [FLOOR]]]: RUNS runs of wrk; prints one markdown row with
@@ -130,6 +156,12 @@ drive() {
 Q1='{ authors(first: 100) { nodes { id name books { nodes { id title publishedYear } } } } }'
 Q2='{ books(first: 100) { nodes { title author { name books(first: 3) { nodes { title } } } } } }'
 Q3='{ author(id: \"'$((AUTHORS / 2))'\") { name books { nodes { title } } } }'
+Q6='{ authors(first: 20, orderBy: [{ field: NAME }]) { '"$Q6_FIELDS"' } }'
+Q8='{ books(first: 20, orderBy: [{ field: PUBLISHED_YEAR, direction: DESC }, { field: TITLE }]) { nodes { title publishedYear author { name } } } }'
+q5() { echo '{ books(first: 10, filter: { titleContains: \"'"$1"'\" }, orderBy: [{ field: TITLE }]) { totalCount nodes { id title } } }'; }
+q7() { echo '{ authors(first: 20, after: \"'"$1"'\", orderBy: [{ field: NAME }]) { '"$Q6_FIELDS"' } }'; }
+depth() { local pages=$(($1 / 20)); echo $((pages < 50 ? pages : 50)); }
+TERM="" AFTER=""
 
 if [ -n "$SOAK" ]; then
   echo "soak: backend $BACKEND, $AUTHORS authors x $BOOKS books, $RATE requests/s for ${SOAK}s, $(nproc) cores"
@@ -141,8 +173,10 @@ if [ -n "$SOAK" ]; then
   exit
 fi
 
-echo "backend: $BACKEND, $AUTHORS authors x $BOOKS books, concurrency $CONCURRENCY, ${DURATION}s x $RUNS runs (median), $(nproc) cores"
+echo "backend: $BACKEND, $LAYOUT layout, $AUTHORS authors, $BOOKS books, concurrency $CONCURRENCY, ${DURATION}s x $RUNS runs (median), $(nproc) cores"
 load "$AUTHORS" "$BOOKS"
+IFS=$'\t' read -r TERM MATCHES < <(term "$AUTHORS" "$BOOKS")
+DEPTH=$(depth "$AUTHORS")
 if [ "$POSTGRAPHILE" = 1 ] && [ "$BACKEND" = postgres ]; then
   # PostGraphile's names for Q1-Q3 on the same tables; it runs one SQL statement per request.
   P1='{ allAuthors(first: 100, orderBy: PRIMARY_KEY_ASC) { nodes { id name booksByAuthorId(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { id title publishedYear } } } } }'
@@ -168,6 +202,9 @@ if [ "$POSTGRAPHILE" = 1 ] && [ "$BACKEND" = postgres ]; then
 fi
 
 start_server
+AFTER=$(walk)
+echo
+echo "Q5 searches for \"$TERM\" ($MATCHES books); Q7 is page $DEPTH of Q6."
 echo
 echo "| query | requests/s | p50 ms | p99 ms | errors | SQL statements/request | server peak RSS MB |"
 echo "|---|---|---|---|---|---|---|"
@@ -175,6 +212,10 @@ echo "|---|---|---|---|---|---|---|"
 drive "Q1 nested page" "$(body "$Q1")" 0 2 q1
 drive "Q2 deep" "$(body "$Q2")" 0 3 q2
 drive "Q3 point" "$(body "$Q3")" 0 2 q3
+drive "Q5 search page" "$(body "$(q5 "$TERM")")" 0 2 q5
+drive "Q6 authors by name" "$(body "$Q6")" 0 2 q6
+drive "Q7 page $DEPTH of Q6" "$(body "$(q7 "$AFTER")")" 0 2 q7
+drive "Q8 books by year, title" "$(body "$Q8")" 0 2 q8
 drive "Q4 createBook" "" 1
 stop_server
 
@@ -184,20 +225,31 @@ echo "|---|---|---|---|---|"
 printf '%s\n' "${FLOOR_ROWS[@]}"
 
 if [ "$CURVE" = 1 ]; then
-  CURVE_AUTHORS=2000
   echo
-  echo "Cost curve: Q1 with N authors per page and M books per author (all of them: books(first: 100)), $CURVE_AUTHORS authors"
+  echo "Cost curve: the same queries as the catalogue grows ($LAYOUT, 10 books per author on average); requests/s, and server / floor for Q5"
   echo
-  echo "| authors/page | books/author | rows returned | requests/s | p50 ms | p99 ms | SQL statements/request |"
-  echo "|---|---|---|---|---|---|---|"
-  for books in 1 10 100; do
-    load "$CURVE_AUTHORS" "$books"
+  echo "| books | authors | Q1 | Q5 | Q5 matches | Q5 / floor | Q6 | Q7 | Q8 |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for books in 10000 100000 1000000; do
+    AUTHORS=$((books / 10))
+    load "$AUTHORS" "$books"
+    IFS=$'\t' read -r TERM matches < <(term "$AUTHORS" "$books")
+    DEPTH=$(depth "$AUTHORS")
     start_server
-    for page in 10 50 100; do
-      query="{ authors(first: $page) { nodes { id name books(first: 100) { nodes { id title publishedYear } } } } }"
-      row=$(drive x "$(body "$query")" 0 2)
-      echo "$row" | awk -F'|' -v p="$page" -v b="$books" '{printf "| %s | %s | %d |%s|%s|%s|%s|\n", p, b, p + p * b, $3, $4, $5, $7}'
-    done
+    AFTER=$(walk)
+    FLOOR_ROWS=()
+    row=target/bench_row_$$
+    # rps QUERY BODY [FLOOR]: the median requests/s of the query (drive's row, third column).
+    rps() { drive x "$2" 0 2 "${3:-}" >"$row"; awk -F'|' '{gsub(/ /, "", $3); print $3}' "$row"; }
+    rps Q1 "$(body "$Q1")" >"$row.q1"
+    rps Q5 "$(body "$(q5 "$TERM")")" q5 >"$row.q5"
+    rps Q6 "$(body "$Q6")" >"$row.q6"
+    rps Q7 "$(body "$(q7 "$AFTER")")" >"$row.q7"
+    rps Q8 "$(body "$Q8")" >"$row.q8"
+    read -r q1 <"$row.q1"; read -r q5 <"$row.q5"; read -r q6 <"$row.q6"; read -r q7 <"$row.q7"; read -r q8 <"$row.q8"
+    rm -f "$row" "$row".q*
+    ratio=$(echo "${FLOOR_ROWS[0]}" | awk -F'|' '{gsub(/ /, "", $6); print $6}')
+    echo "| $books | $AUTHORS | $q1 | $q5 | $matches | $ratio | $q6 | $q7 | $q8 |"
     stop_server
   done
 fi
