@@ -1,38 +1,57 @@
 //! An index for every ordering and filter the API offers, so that a page costs what it returns,
 //! not what the table holds.
 //!
-//! Each ordering ends with `id` in the direction of the key before it, so one B-tree on the keys
-//! serves it forwards and backwards, and a cursor is a range to seek to:
+//! Each ordering ends with `id` in the direction of the key before it, and a numeric key sorted
+//! against the ordering's text key is negated (`store::Ordering::terms`), so one B-tree on the
+//! keys serves an ordering forwards and backwards, and a cursor is a range to seek to:
 //!
 //! | index | serves |
 //! |---|---|
 //! | `idx_author_name (name, id)` | `authors(orderBy: NAME)` |
 //! | `idx_book_title (title, id)` | `books(orderBy: TITLE)` |
-//! | `idx_book_year (COALESCE(published_year, 2147483648), id)` | `books(orderBy: PUBLISHED_YEAR)`, the year filters |
+//! | `idx_book_year (YEAR, id)` | `books(orderBy: PUBLISHED_YEAR)`, the year filters |
+//! | `idx_book_year_title (0 - YEAR, title, id)` | `books(orderBy: [PUBLISHED_YEAR DESC, TITLE])`: newest first, then by title (and its reverse) |
 //! | `idx_book_author_id (author_id, id)` | `Author.books`, `Author.bookCount`, the foreign key |
 //! | `idx_book_author_title (author_id, title, id)` | `Author.books(orderBy: TITLE)` |
-//! | `idx_book_author_year (author_id, COALESCE(published_year, 2147483648), id)` | `Author.books(orderBy: PUBLISHED_YEAR)` |
+//! | `idx_book_author_year (author_id, YEAR, id)` | `Author.books(orderBy: PUBLISHED_YEAR)` |
 //! | `idx_author_name_trgm`, `idx_book_title_trgm` (PostgreSQL) | `nameContains`, `titleContains` |
 //!
-//! A book without a year sorts after every year in ascending order. That rule is the constant
-//! 2147483648 (one past `i32::MAX`) in the indexed expression, so a query that writes the same
-//! expression is served by the index; NULL itself could not be compared with a cursor.
-//! `idx_book_author_id` keeps its name (the contract's) and gains `id`, which the per-author pages
-//! are sorted by. The trigram indexes are on `lower(…)`, exactly what the `contains` filter
-//! compares; they need the `pg_trgm` extension, shipped with PostgreSQL's contrib modules and
-//! trusted since PostgreSQL 13, so a database owner may create it. `down` leaves the extension,
-//! which other objects may use.
+//! `YEAR` is `COALESCE(published_year, 2147483648)`: a book without a year sorts after every year
+//! in ascending order, and the constant (one past `i32::MAX`) is written into the expression, so
+//! a query that writes the same expression is served by the index; NULL itself could not be
+//! compared with a cursor. `idx_book_author_id` keeps its name (the contract's) and gains `id`,
+//! which the per-author pages are sorted by. On PostgreSQL the per-author indexes also carry the
+//! book's other columns (`INCLUDE`), so a nested page is read from the index alone, not from rows
+//! spread over the table. The trigram indexes are on `lower(…)`, exactly what the `contains`
+//! filter compares; they need the `pg_trgm` extension, shipped with PostgreSQL's contrib modules
+//! and trusted since PostgreSQL 13, so a database owner may create it. `down` leaves the
+//! extension, which other objects may use.
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The B-tree indexes, the same on every backend that has expression indexes.
-const ORDERINGS: [&str; 6] = [
+/// The B-tree indexes of PostgreSQL.
+const POSTGRES: [&str; 7] = [
     "CREATE INDEX idx_author_name ON author (name, id)",
     "CREATE INDEX idx_book_title ON book (title, id)",
     "CREATE INDEX idx_book_year ON book ((COALESCE(published_year, 2147483648)), id)",
+    "CREATE INDEX idx_book_year_title ON book \
+     ((0 - COALESCE(published_year, 2147483648)), title, id)",
+    "CREATE INDEX idx_book_author_id ON book (author_id, id) INCLUDE (title, published_year)",
+    "CREATE INDEX idx_book_author_title ON book (author_id, title, id) INCLUDE (published_year)",
+    "CREATE INDEX idx_book_author_year ON book \
+     (author_id, (COALESCE(published_year, 2147483648)), id) INCLUDE (title, published_year)",
+];
+
+/// The same on SQLite, which has no `INCLUDE`.
+const SQLITE: [&str; 7] = [
+    "CREATE INDEX idx_author_name ON author (name, id)",
+    "CREATE INDEX idx_book_title ON book (title, id)",
+    "CREATE INDEX idx_book_year ON book ((COALESCE(published_year, 2147483648)), id)",
+    "CREATE INDEX idx_book_year_title ON book \
+     ((0 - COALESCE(published_year, 2147483648)), title, id)",
     "CREATE INDEX idx_book_author_id ON book (author_id, id)",
     "CREATE INDEX idx_book_author_title ON book (author_id, title, id)",
     "CREATE INDEX idx_book_author_year ON book \
@@ -46,12 +65,13 @@ const TRIGRAMS: [&str; 3] = [
     "CREATE INDEX idx_book_title_trgm ON book USING gin (lower(title) gin_trgm_ops)",
 ];
 
-const DROP: [&str; 8] = [
+const DROP: [&str; 9] = [
     "DROP INDEX idx_author_name_trgm",
     "DROP INDEX idx_book_title_trgm",
     "DROP INDEX idx_author_name",
     "DROP INDEX idx_book_title",
     "DROP INDEX idx_book_year",
+    "DROP INDEX idx_book_year_title",
     "DROP INDEX idx_book_author_title",
     "DROP INDEX idx_book_author_year",
     "DROP INDEX idx_book_author_id",
@@ -69,14 +89,18 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         let backend = manager.get_database_backend();
-        if !matches!(backend, DbBackend::Postgres | DbBackend::Sqlite) {
-            return Err(DbErr::Migration(format!(
-                "indexes for {backend:?} are not written yet"
-            )));
-        }
+        let orderings = match backend {
+            DbBackend::Postgres => POSTGRES,
+            DbBackend::Sqlite => SQLITE,
+            _ => {
+                return Err(DbErr::Migration(format!(
+                    "indexes for {backend:?} are not written yet"
+                )));
+            }
+        };
         db.execute_unprepared("DROP INDEX idx_book_author_id")
             .await?;
-        for statement in ORDERINGS {
+        for statement in orderings {
             db.execute_unprepared(statement).await?;
         }
         if backend == DbBackend::Postgres {

@@ -116,57 +116,82 @@ impl<F: SortField> Ordering<F> {
             })
     }
 
-    /// `ORDER BY` terms; `reverse` flips every direction (to read a page backwards).
-    fn order_terms(&self, reverse: bool) -> impl Iterator<Item = (Expr, Order)> + '_ {
-        self.keys
+    /// The keys as SQL sorts them: (expression, direction, negated). They all run in the
+    /// direction of the text key, or of the first key when there is none: a numeric key sorted
+    /// the other way is negated, `0 - year ASC` standing for `year DESC`, so that an ordering such
+    /// as newest first, then by title, is one index read and its cursor one row-value
+    /// comparison. A model has one text column, so only numeric keys ever need it.
+    fn terms(&self) -> impl Iterator<Item = (Expr, Direction, bool)> + '_ {
+        let leading = self
+            .keys
             .iter()
-            .map(move |(field, direction)| (field.expr(), direction.order(reverse)))
+            .find(|(field, _)| field.is_text())
+            .or(self.keys.first())
+            .map_or(Direction::Asc, |(_, d)| *d);
+        self.keys.iter().map(move |(field, direction)| {
+            if *direction == leading || field.is_text() {
+                (field.expr(), *direction, false)
+            } else {
+                // `0 - key`, the constant written into the SQL as the indexes have it.
+                (Expr::cust("0").sub(field.expr()), leading, true)
+            }
+        })
     }
 
-    /// Rows strictly after (`forward`) or before the cursor in this ordering, as comparisons an
-    /// index on the sort keys can seek to: a row-value comparison `(k1, k2, …) > (v1, v2, …)`
-    /// over each run of keys sorted the same way, so a deep page costs what the first one does.
-    /// Where the directions change, the run is bounded inclusively and the rest decides ties:
-    /// `(k1) >= (v1) AND ((k1) > (v1) OR <the rest beyond theirs>)`.
+    /// `ORDER BY` terms; `reverse` flips every direction (to read a page backwards).
+    fn order_terms(&self, reverse: bool) -> impl Iterator<Item = (Expr, Order)> + '_ {
+        self.terms()
+            .map(move |(expr, direction, _)| (expr, direction.order(reverse)))
+    }
+
+    /// Rows strictly after (`forward`) or before the cursor in this ordering, as a comparison an
+    /// index on the sort keys can seek to: `(k1, k2, …) > (v1, v2, …)`, so a deep page costs
+    /// what the first one does (see [`seek`]).
     fn beyond(&self, cursor: &Cursor, forward: bool) -> Condition {
-        Condition::all().add(beyond(&self.keys, &cursor.0, forward))
+        let (terms, values): (Vec<(Expr, Direction)>, Vec<Expr>) = self
+            .terms()
+            .zip(&cursor.0)
+            .map(|((expr, direction, negated), value)| {
+                let value = match value {
+                    CursorValue::Int(v) if negated => Expr::val(v.saturating_neg()),
+                    CursorValue::Int(v) => Expr::val(*v),
+                    CursorValue::Text(v) => Expr::val(v.clone()),
+                };
+                ((expr, direction), value)
+            })
+            .unzip();
+        Condition::all().add(seek(&terms, &values, forward))
     }
 }
 
-/// [`Ordering::beyond`] over `keys` and their cursor `values`.
-fn beyond<F: SortField>(keys: &[(F, Direction)], values: &[CursorValue], forward: bool) -> Expr {
-    let direction = keys.first().map_or(Direction::Asc, |(_, d)| *d);
-    let run = keys.iter().take_while(|(_, d)| *d == direction).count();
-    let row = |keys: &[(F, Direction)]| -> Expr {
-        match keys {
-            [(field, _)] => field.expr(),
-            keys => Expr::tuple(keys.iter().map(|(field, _)| field.expr())),
-        }
+/// Sort terms beyond their cursor `values`: one row-value comparison over each run of terms
+/// sorted the same way. [`Ordering::terms`] makes every ordering one run; were the directions
+/// to change, the run would be bounded inclusively and the rest would decide ties:
+/// `(k1) >= (v1) AND ((k1) > (v1) OR <the rest beyond theirs>)`.
+fn seek(terms: &[(Expr, Direction)], values: &[Expr], forward: bool) -> Expr {
+    let direction = terms.first().map_or(Direction::Asc, |(_, d)| *d);
+    let run = terms.iter().take_while(|(_, d)| *d == direction).count();
+    let row = |exprs: Vec<Expr>| match <[Expr; 1]>::try_from(exprs) {
+        Ok([expr]) => expr,
+        Err(exprs) => Expr::tuple(exprs),
     };
-    let value = |v: &CursorValue| match v {
-        CursorValue::Int(v) => Expr::val(*v),
-        CursorValue::Text(v) => Expr::val(v.clone()),
-    };
-    let (run_keys, run_values) = (&keys[..run], &values[..run]);
-    let cursor = match run_values {
-        [v] => value(v),
-        values => Expr::tuple(values.iter().map(value)),
-    };
+    let keys = row(terms[..run].iter().map(|(expr, _)| expr.clone()).collect());
+    let cursor = row(values[..run].to_vec());
     let ascending = (direction == Direction::Asc) == forward;
     let strictly = if ascending {
-        row(run_keys).gt(cursor.clone())
+        keys.clone().gt(cursor.clone())
     } else {
-        row(run_keys).lt(cursor.clone())
+        keys.clone().lt(cursor.clone())
     };
-    if run == keys.len() {
+    if run == terms.len() {
         return strictly;
     }
     let bound = if ascending {
-        row(run_keys).gte(cursor)
+        keys.gte(cursor)
     } else {
-        row(run_keys).lte(cursor)
+        keys.lte(cursor)
     };
-    bound.and(strictly.or(beyond(&keys[run..], &values[run..], forward)))
+    bound.and(strictly.or(seek(&terms[run..], &values[run..], forward)))
 }
 
 /// Which slice of an ordered list to read (`API.md` § Pagination).

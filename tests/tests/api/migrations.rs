@@ -58,6 +58,69 @@ async fn the_author_index_exists_and_the_migration_rolls_back_and_forth(backend:
     assert_eq!(app.scalar(index).await, 1);
 }
 
+/// The indexes of the last migration, by name, with the columns `idx_book_author_id` starts with.
+async fn index_names(app: &TestApp) -> (Vec<String>, String) {
+    let (names, author_index) = match app.db.get_database_backend() {
+        DatabaseBackend::Postgres => (
+            "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE 'idx_%' ORDER BY 1",
+            "SELECT indexdef AS name FROM pg_indexes WHERE indexname = 'idx_book_author_id'",
+        ),
+        _ => (
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%' ORDER BY 1",
+            "SELECT sql AS name FROM sqlite_master WHERE name = 'idx_book_author_id'",
+        ),
+    };
+    let backend = app.db.get_database_backend();
+    let read = |sql: &str| sea_orm::Statement::from_string(backend, sql);
+    let names = app
+        .db
+        .query_all_raw(read(names))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect();
+    let author_index = app
+        .db
+        .query_one_raw(read(author_index))
+        .await
+        .unwrap()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .unwrap_or_default();
+    (names, author_index)
+}
+
+async fn every_ordering_has_its_index_and_the_index_migration_rolls_back(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let postgres = app.db.get_database_backend() == DatabaseBackend::Postgres;
+    let mut expected = vec![
+        "idx_author_name",
+        "idx_author_name_trgm",
+        "idx_book_author_id",
+        "idx_book_author_title",
+        "idx_book_author_year",
+        "idx_book_title",
+        "idx_book_title_trgm",
+        "idx_book_year",
+        "idx_book_year_title",
+    ];
+    if !postgres {
+        expected.retain(|name| !name.ends_with("_trgm"));
+    }
+
+    let (applied, author_index) = index_names(&app).await;
+    assert_eq!(applied, expected);
+    assert!(author_index.contains("(author_id, id)"), "{author_index}");
+
+    Migrator::down(&app.db, Some(1)).await.unwrap();
+    let (rolled_back, author_index) = index_names(&app).await;
+    assert_eq!(rolled_back, ["idx_book_author_id"]);
+    assert!(author_index.contains("(author_id)"), "{author_index}");
+
+    Migrator::up(&app.db, None).await.unwrap();
+    assert_eq!(index_names(&app).await.0, expected);
+}
+
 async fn seeding_fills_an_empty_database_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
 
@@ -89,5 +152,6 @@ on_every_backend!(
     deleting_an_author_in_raw_sql_cascades_to_its_books,
     a_book_cannot_name_a_missing_author,
     the_author_index_exists_and_the_migration_rolls_back_and_forth,
+    every_ordering_has_its_index_and_the_index_migration_rolls_back,
     seeding_fills_an_empty_database_once,
 );

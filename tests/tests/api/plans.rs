@@ -239,6 +239,10 @@ async fn every_ordering_filter_and_deep_page_reads_only_what_it_returns(admin_ur
         }
     }
 
+    // Newest first, then by title: one index read too, the year negated (`0 - year ASC`).
+    let newest = "{ books(first: 20, orderBy: [{ field: PUBLISHED_YEAR, direction: DESC }, { field: TITLE }]) { nodes { id } } }";
+    assert_reads(&catalogue, newest, json!({}), 21.0, "idx_book_year_title").await;
+
     // Per author: 20 authors, each page of 5 cut at 6 rows along (author_id, <key>, id).
     for field in ["ID", "TITLE", "PUBLISHED_YEAR"] {
         for direction in directions {
@@ -270,6 +274,18 @@ async fn every_ordering_filter_and_deep_page_reads_only_what_it_returns(admin_ur
         json!({ "c": cursor }),
         21.0,
         "idx_book_year",
+    )
+    .await;
+
+    let newest = "query($c: String) { books(first: 20, after: $c, orderBy: [{ field: PUBLISHED_YEAR, direction: DESC }, { field: TITLE }]) {
+        nodes { id } pageInfo { endCursor } } }";
+    let cursor = cursor_after(&catalogue, newest, "books", 49).await;
+    assert_reads(
+        &catalogue,
+        newest,
+        json!({ "c": cursor }),
+        21.0,
+        "idx_book_year_title",
     )
     .await;
 
