@@ -230,7 +230,7 @@ if [ "$CURVE" = 1 ]; then
   echo
   echo "| books | authors | Q1 | Q5 | Q5 matches | Q5 / floor | Q6 | Q7 | Q8 |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  for books in 10000 100000 1000000; do
+  for books in ${CURVE_BOOKS:-10000 100000 1000000}; do
     AUTHORS=$((books / 10))
     load "$AUTHORS" "$books"
     IFS=$'\t' read -r TERM matches < <(term "$AUTHORS" "$books")
