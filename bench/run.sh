@@ -49,7 +49,7 @@ SERVER=""
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
   if [ "$BACKEND" = postgres ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true; fi
-  rm -f "$SQLITE_FILE" "$SQLITE_FILE-wal" "$SQLITE_FILE-shm"
+  rm -f "$SQLITE_FILE" "$SQLITE_FILE-wal" "$SQLITE_FILE-shm" target/bench_row_$$*
 }
 trap cleanup EXIT
 
@@ -103,7 +103,7 @@ statements() {
 
 # floor QUERY: one run of the same statements straight through the driver: "rps p50 p99".
 floor() {
-  "$BIN/bench" floor --query "$1" --author "$((AUTHORS / 2))" --term "$TERM" --after "$AFTER" \
+  "$BIN/bench" floor --query "$1" --author "$((AUTHORS / 2))" --term "$SEARCH_TERM" --after "$AFTER" \
     --concurrency "$CONCURRENCY" --seconds "$DURATION" \
     | sed -n 's/.*requests\/s \([^ ]*\) p50_ms \([^ ]*\) p99_ms \([^ ]*\).*/\1 \2 \3/p'
 }
@@ -119,7 +119,11 @@ walk() {
       "$URL/graphql")
     cursor=$(echo "$page" | sed -n 's/.*"endCursor":\("[^"]*"\).*/\1/p')
   done
-  echo "$cursor" | tr -d '"'
+  cursor=$(echo "$cursor" | tr -d '"')
+  if [ "$DEPTH" -gt 1 ] && { [ -z "$cursor" ] || [ "$cursor" = null ]; }; then
+    echo "walking the pages of Q6 found no cursor: $page" >&2; exit 1
+  fi
+  echo "$cursor"
 }
 
 # drive NAME BODY [WRITE [STATEMENTS [FLOOR]]]: RUNS runs of wrk; prints one markdown row with
@@ -161,7 +165,7 @@ Q8='{ books(first: 20, orderBy: [{ field: PUBLISHED_YEAR, direction: DESC }, { f
 q5() { echo '{ books(first: 10, filter: { titleContains: \"'"$1"'\" }, orderBy: [{ field: TITLE }]) { totalCount nodes { id title } } }'; }
 q7() { echo '{ authors(first: 20, after: \"'"$1"'\", orderBy: [{ field: NAME }]) { '"$Q6_FIELDS"' } }'; }
 depth() { local pages=$(($1 / 20)); echo $((pages < 50 ? pages : 50)); }
-TERM="" AFTER=""
+SEARCH_TERM="" AFTER=""
 
 if [ -n "$SOAK" ]; then
   echo "soak: backend $BACKEND, $AUTHORS authors x $BOOKS books, $RATE requests/s for ${SOAK}s, $(nproc) cores"
@@ -175,7 +179,7 @@ fi
 
 echo "backend: $BACKEND, $LAYOUT layout, $AUTHORS authors, $BOOKS books, concurrency $CONCURRENCY, ${DURATION}s x $RUNS runs (median), $(nproc) cores"
 load "$AUTHORS" "$BOOKS"
-IFS=$'\t' read -r TERM MATCHES < <(term "$AUTHORS" "$BOOKS")
+IFS=$'\t' read -r SEARCH_TERM MATCHES < <(term "$AUTHORS" "$BOOKS")
 DEPTH=$(depth "$AUTHORS")
 if [ "$POSTGRAPHILE" = 1 ] && [ "$BACKEND" = postgres ]; then
   # PostGraphile's names for Q1-Q3 on the same tables; it runs one SQL statement per request.
@@ -202,9 +206,9 @@ if [ "$POSTGRAPHILE" = 1 ] && [ "$BACKEND" = postgres ]; then
 fi
 
 start_server
-AFTER=$(walk)
+AFTER=$(walk) || exit 1
 echo
-echo "Q5 searches for \"$TERM\" ($MATCHES books); Q7 is page $DEPTH of Q6."
+echo "Q5 searches for \"$SEARCH_TERM\" ($MATCHES books); Q7 is page $DEPTH of Q6."
 echo
 echo "| query | requests/s | p50 ms | p99 ms | errors | SQL statements/request | server peak RSS MB |"
 echo "|---|---|---|---|---|---|---|"
@@ -212,7 +216,7 @@ echo "|---|---|---|---|---|---|---|"
 drive "Q1 nested page" "$(body "$Q1")" 0 2 q1
 drive "Q2 deep" "$(body "$Q2")" 0 3 q2
 drive "Q3 point" "$(body "$Q3")" 0 2 q3
-drive "Q5 search page" "$(body "$(q5 "$TERM")")" 0 2 q5
+drive "Q5 search page" "$(body "$(q5 "$SEARCH_TERM")")" 0 2 q5
 drive "Q6 authors by name" "$(body "$Q6")" 0 2 q6
 drive "Q7 page $DEPTH of Q6" "$(body "$(q7 "$AFTER")")" 0 2 q7
 drive "Q8 books by year, title" "$(body "$Q8")" 0 2 q8
@@ -233,16 +237,16 @@ if [ "$CURVE" = 1 ]; then
   for books in ${CURVE_BOOKS:-10000 100000 1000000}; do
     AUTHORS=$((books / 10))
     load "$AUTHORS" "$books"
-    IFS=$'\t' read -r TERM matches < <(term "$AUTHORS" "$books")
+    IFS=$'\t' read -r SEARCH_TERM matches < <(term "$AUTHORS" "$books")
     DEPTH=$(depth "$AUTHORS")
     start_server
-    AFTER=$(walk)
+    AFTER=$(walk) || exit 1
     FLOOR_ROWS=()
     row=target/bench_row_$$
     # rps QUERY BODY [FLOOR]: the median requests/s of the query (drive's row, third column).
     rps() { drive x "$2" 0 2 "${3:-}" >"$row"; awk -F'|' '{gsub(/ /, "", $3); print $3}' "$row"; }
     rps Q1 "$(body "$Q1")" >"$row.q1"
-    rps Q5 "$(body "$(q5 "$TERM")")" q5 >"$row.q5"
+    rps Q5 "$(body "$(q5 "$SEARCH_TERM")")" q5 >"$row.q5"
     rps Q6 "$(body "$Q6")" >"$row.q6"
     rps Q7 "$(body "$(q7 "$AFTER")")" >"$row.q7"
     rps Q8 "$(body "$Q8")" >"$row.q8"

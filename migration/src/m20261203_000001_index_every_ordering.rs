@@ -22,8 +22,9 @@
 //! compared with a cursor. `idx_book_author_id` keeps its name (the contract's) and gains `id`,
 //! which the per-author pages are sorted by. On PostgreSQL the per-author indexes also carry the
 //! book's other columns (`INCLUDE`), so a nested page is read from the index alone, not from rows
-//! spread over the table. The trigram indexes are on `lower(…)`, exactly what the `contains`
-//! filter compares; they need the `pg_trgm` extension, shipped with PostgreSQL's contrib modules
+//! spread over the table. The trigram indexes are on `lower(…)` with ASCII punctuation folded
+//! into `q` (see `TRIGRAMS`), an expression the `contains` filter compares along with the exact
+//! one; they need the `pg_trgm` extension, shipped with PostgreSQL's contrib modules
 //! and trusted since PostgreSQL 13, so a database owner may create it. `down` leaves the
 //! extension, which other objects may use.
 
@@ -58,11 +59,15 @@ const SQLITE: [&str; 7] = [
      (author_id, (COALESCE(published_year, 2147483648)), id)",
 ];
 
-/// The trigram indexes of the `contains` filters (PostgreSQL).
+/// The trigram indexes of the `contains` filters (PostgreSQL). `pg_trgm` ignores punctuation, so
+/// the indexed text has each ASCII punctuation character folded into a `q`: a term made of them
+/// ("%_\", "c++") then has trigrams too. `store::contains` writes the same expression.
 const TRIGRAMS: [&str; 3] = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE INDEX idx_author_name_trgm ON author USING gin (lower(name) gin_trgm_ops)",
-    "CREATE INDEX idx_book_title_trgm ON book USING gin (lower(title) gin_trgm_ops)",
+    "CREATE INDEX idx_author_name_trgm ON author USING gin \
+     ((translate(lower(name), '!\"#$%&''()*+,-./:;<=>?@[\\]^_`{|}~', 'qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq')) gin_trgm_ops)",
+    "CREATE INDEX idx_book_title_trgm ON book USING gin \
+     ((translate(lower(title), '!\"#$%&''()*+,-./:;<=>?@[\\]^_`{|}~', 'qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq')) gin_trgm_ops)",
 ];
 
 const DROP: [&str; 9] = [

@@ -10,8 +10,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryResult, QuerySelect, SqlErr,
     sea_query::{
-        Alias, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement,
-        WindowStatement,
+        Alias, Condition, Expr, ExprTrait, Func, JoinType, Query, SelectStatement, WindowStatement,
     },
 };
 
@@ -173,14 +172,13 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> ApiResult<Option<book::
 ///               ORDER BY <ordering> LIMIT first + 1) AS page ON TRUE
 /// ```
 ///
-/// SQL does not promise the order of the joined rows, so each page is put in `rn` order here.
-/// SQLite has no `LATERAL`; there every matching row of the authors is ranked, along the same
-/// indexes:
+/// SQL does not promise the order of the rows, so each page is put in `rn` order here. SQLite
+/// has no `LATERAL`; there every matching row of the authors is ranked, along the same indexes:
 ///
 /// ```sql
 /// SELECT … FROM (SELECT …, ROW_NUMBER() OVER (PARTITION BY author_id ORDER BY <ordering>) AS rn
 ///                FROM book WHERE author_id IN (…) AND <filter> AND <after>) AS ranked
-/// WHERE rn <= first + 1 ORDER BY author_id, rn
+/// WHERE rn <= first + 1
 /// ```
 ///
 /// # Errors
@@ -322,9 +320,7 @@ fn ranked_per_author(
         .columns(BOOK_COLUMNS)
         .column(rank.clone())
         .from_subquery(ranked, Alias::new("ranked"))
-        .and_where(Expr::col(rank.clone()).lte(first.saturating_add(1)))
-        .order_by(book::Column::AuthorId, Order::Asc)
-        .order_by(rank, Order::Asc);
+        .and_where(Expr::col(rank).lte(first.saturating_add(1)));
     outer
 }
 

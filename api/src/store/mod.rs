@@ -120,7 +120,8 @@ impl<F: SortField> Ordering<F> {
     /// direction of the text key, or of the first key when there is none: a numeric key sorted
     /// the other way is negated, `0 - year ASC` standing for `year DESC`, so that an ordering such
     /// as newest first, then by title, is one index read and its cursor one row-value
-    /// comparison. A model has one text column, so only numeric keys ever need it.
+    /// comparison. A model has one text column, so only numeric keys ever need it, and the
+    /// directions always agree.
     fn terms(&self) -> impl Iterator<Item = (Expr, Direction, bool)> + '_ {
         let leading = self
             .keys
@@ -129,9 +130,10 @@ impl<F: SortField> Ordering<F> {
             .or(self.keys.first())
             .map_or(Direction::Asc, |(_, d)| *d);
         self.keys.iter().map(move |(field, direction)| {
-            if *direction == leading || field.is_text() {
+            if *direction == leading {
                 (field.expr(), *direction, false)
             } else {
+                debug_assert!(!field.is_text(), "one text key per ordering");
                 // `0 - key`, the constant written into the SQL as the indexes have it.
                 (Expr::cust("0").sub(field.expr()), leading, true)
             }
@@ -144,54 +146,41 @@ impl<F: SortField> Ordering<F> {
             .map(move |(expr, direction, _)| (expr, direction.order(reverse)))
     }
 
-    /// Rows strictly after (`forward`) or before the cursor in this ordering, as a comparison an
-    /// index on the sort keys can seek to: `(k1, k2, …) > (v1, v2, …)`, so a deep page costs
-    /// what the first one does (see [`seek`]).
+    /// Rows strictly after (`forward`) or before the cursor in this ordering, as one row-value
+    /// comparison over [`Ordering::terms`], which an index on the sort keys can seek to:
+    /// `(k1, k2, …) > (v1, v2, …)`, so a deep page costs what the first one does. The bound it
+    /// implies on the first key, `k1 >= v1`, is written out too: SQLite seeks an index on an
+    /// expression (the year) only through such a simple comparison.
     fn beyond(&self, cursor: &Cursor, forward: bool) -> Condition {
-        let (terms, values): (Vec<(Expr, Direction)>, Vec<Expr>) = self
+        let mut ascending = true;
+        let (keys, values): (Vec<Expr>, Vec<Expr>) = self
             .terms()
             .zip(&cursor.0)
             .map(|((expr, direction, negated), value)| {
+                ascending = (direction == Direction::Asc) == forward;
                 let value = match value {
                     CursorValue::Int(v) if negated => Expr::val(v.saturating_neg()),
                     CursorValue::Int(v) => Expr::val(*v),
                     CursorValue::Text(v) => Expr::val(v.clone()),
                 };
-                ((expr, direction), value)
+                (expr, value)
             })
             .unzip();
-        Condition::all().add(seek(&terms, &values, forward))
+        let mut condition = Condition::all();
+        if let (true, Some(key), Some(value)) = (keys.len() > 1, keys.first(), values.first()) {
+            condition = condition.add(if ascending {
+                key.clone().gte(value.clone())
+            } else {
+                key.clone().lte(value.clone())
+            });
+        }
+        let (keys, values) = (Expr::tuple(keys), Expr::tuple(values));
+        condition.add(if ascending {
+            keys.gt(values)
+        } else {
+            keys.lt(values)
+        })
     }
-}
-
-/// Sort terms beyond their cursor `values`: one row-value comparison over each run of terms
-/// sorted the same way. [`Ordering::terms`] makes every ordering one run; were the directions
-/// to change, the run would be bounded inclusively and the rest would decide ties:
-/// `(k1) >= (v1) AND ((k1) > (v1) OR <the rest beyond theirs>)`.
-fn seek(terms: &[(Expr, Direction)], values: &[Expr], forward: bool) -> Expr {
-    let direction = terms.first().map_or(Direction::Asc, |(_, d)| *d);
-    let run = terms.iter().take_while(|(_, d)| *d == direction).count();
-    let row = |exprs: Vec<Expr>| match <[Expr; 1]>::try_from(exprs) {
-        Ok([expr]) => expr,
-        Err(exprs) => Expr::tuple(exprs),
-    };
-    let keys = row(terms[..run].iter().map(|(expr, _)| expr.clone()).collect());
-    let cursor = row(values[..run].to_vec());
-    let ascending = (direction == Direction::Asc) == forward;
-    let strictly = if ascending {
-        keys.clone().gt(cursor.clone())
-    } else {
-        keys.clone().lt(cursor.clone())
-    };
-    if run == terms.len() {
-        return strictly;
-    }
-    let bound = if ascending {
-        keys.gte(cursor)
-    } else {
-        keys.lte(cursor)
-    };
-    bound.and(strictly.or(seek(&terms[run..], &values[run..], forward)))
 }
 
 /// Which slice of an ordered list to read (`API.md` § Pagination).
@@ -238,7 +227,8 @@ impl<M> Page<M> {
 /// Reads one window of `select` in `ordering`: one statement, fetching one row more than the page
 /// so that `has_more` needs no second query.
 ///
-/// Each ordering has an index (`migration`), so the page is read along it from the cursor on.
+/// Each ordering of one key, and newest first then by title, has an index (`migration`), so the
+/// page is read along it from the cursor on.
 /// A search (`matches_first`, see [`found_by_trigrams`]) is the exception on PostgreSQL: the
 /// rows it matches are found first, through the trigram index, and only they are sorted.
 /// Otherwise a plan cached for all search terms could walk the ordering's index and test every
@@ -290,14 +280,25 @@ where
     Ok(page)
 }
 
+/// The ASCII punctuation characters, which `pg_trgm` ignores: the trigram indexes fold each of
+/// them into a `q` (`idx_book_title_trgm` is on `translate(lower(title), PUNCTUATION, 'qq…q')`),
+/// so that a term made of them, or of letters and them ("c++", "%_\"), has trigrams too.
+const PUNCTUATION: &str = r##"!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~"##;
+
 /// Whether PostgreSQL's trigram index finds the rows containing `needle`: `pg_trgm` takes its
-/// trigrams from runs of letters and digits, so a run of three gives at least one. A shorter
-/// term ("ab", "c++", "%") has none; such a search reads along the ordering's index instead,
-/// which stops early when the term is common and reads the whole table when it is rare.
+/// trigrams from runs of letters and digits (punctuation folded into letters, see
+/// [`PUNCTUATION`]), so a run of three gives at least one. A shorter term ("ab", "a b") has none;
+/// such a search reads along the ordering's index instead, which stops early when the term is
+/// common and reads the whole table when it is rare. (`pg_trgm` asks the database's locale what
+/// a letter is; where it disagrees with Rust, a search is slower, never wrong.)
 fn found_by_trigrams(needle: &str) -> bool {
     let mut run = 0;
     for c in needle.chars() {
-        run = if c.is_alphanumeric() { run + 1 } else { 0 };
+        run = if c.is_alphanumeric() || c.is_ascii_punctuation() {
+            run + 1
+        } else {
+            0
+        };
         if run == 3 {
             return true;
         }
@@ -311,8 +312,11 @@ fn found_by_trigrams(needle: &str) -> bool {
 /// SQLite's `LOWER` and `LIKE` fold ASCII letters only, so there it is a Unicode-aware
 /// case-insensitive `REGEXP` (Rust's `regex`, registered by sqlx) on the escaped needle. Elsewhere
 /// it is `LOWER(column) LIKE LOWER(pattern)`, so that the database folds both sides the same way,
-/// with `%`, `_` and the escape character `!` escaped.
-fn contains(backend: DbBackend, column: impl IntoColumnRef, needle: &str) -> Expr {
+/// with `%`, `_` and the escape character `!` escaped. On PostgreSQL a term with trigrams also
+/// gets the condition the trigram index answers: the folded column contains the folded term.
+/// It finds every row the exact comparison accepts (folding keeps a substring a substring), and
+/// the exact comparison then drops the few it adds.
+fn contains(backend: DbBackend, column: impl IntoColumnRef + Clone, needle: &str) -> Expr {
     if backend == DbBackend::Sqlite {
         let pattern = format!("(?i){}", regex::escape(needle));
         return Expr::col(column).binary(BinOper::Custom("REGEXP"), Expr::val(pattern));
@@ -327,8 +331,37 @@ fn contains(backend: DbBackend, column: impl IntoColumnRef, needle: &str) -> Exp
     }
     pattern.push('%');
     // `!` rather than `\` as the escape character: it needs no quoting on any backend.
-    Expr::cust_with_exprs(
+    let exact = Expr::cust_with_exprs(
         "LOWER($1) LIKE LOWER($2) ESCAPE '!'",
-        [Expr::col(column), Expr::val(pattern)],
-    )
+        [Expr::col(column.clone()), Expr::val(pattern)],
+    );
+    if backend != DbBackend::Postgres || !found_by_trigrams(needle) {
+        return exact;
+    }
+    // Both sides folded in SQL, in the index's order (lower, then translate): the folded needle
+    // holds no punctuation, so none of its characters is a wildcard.
+    let fold = |text: &str| {
+        format!(
+            "translate(LOWER({text}), '{}', '{}')",
+            PUNCTUATION.replace('\'', "''"),
+            "q".repeat(PUNCTUATION.len())
+        )
+    };
+    let folded = format!("{} LIKE '%' || {} || '%'", fold("$1"), fold("$2"));
+    Expr::cust_with_exprs(folded, [Expr::col(column), Expr::val(needle)]).and(exact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_term_has_trigrams_when_three_letters_digits_or_punctuation_follow_each_other() {
+        for term in ["abc", "Zoë", "1984", "c++", "%_\\", "a%b", "x 日本語"] {
+            assert!(found_by_trigrams(term), "{term}");
+        }
+        for term in ["", "ab", "a b c", "日本", "  ", "a\u{3000}bc"] {
+            assert!(!found_by_trigrams(term), "{term}");
+        }
+    }
 }
