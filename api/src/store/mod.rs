@@ -280,30 +280,51 @@ where
     Ok(page)
 }
 
-/// The ASCII punctuation characters, which `pg_trgm` ignores: the trigram indexes fold each of
-/// them into a `q` (`idx_book_title_trgm` is on `translate(lower(title), PUNCTUATION, 'qq…q')`),
-/// so that a term made of them, or of letters and them ("c++", "%_\"), has trigrams too.
+/// The ASCII punctuation characters, which `pg_trgm` ignores. For the rows that hold one, a
+/// second, partial trigram index (`idx_book_title_symbols`, `idx_author_name_symbols`) has the
+/// text with each of them folded into a `q`, so that a term of punctuation ("%_\", "c++") has
+/// trigrams too.
 const PUNCTUATION: &str = r##"!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~"##;
 
-/// Whether PostgreSQL's trigram index finds the rows containing `needle`: `pg_trgm` takes its
-/// trigrams from runs of letters and digits (punctuation folded into letters, see
-/// [`PUNCTUATION`]), so a run of three gives at least one. A shorter term ("ab", "a b") has none;
-/// such a search reads along the ordering's index instead, which stops early when the term is
-/// common and reads the whole table when it is rare. (`pg_trgm` asks the database's locale what
-/// a letter is; where it disagrees with Rust, a search is slower, never wrong.)
-fn found_by_trigrams(needle: &str) -> bool {
-    let mut run = 0;
-    for c in needle.chars() {
-        run = if c.is_alphanumeric() || c.is_ascii_punctuation() {
-            run + 1
-        } else {
-            0
+/// How PostgreSQL's trigram indexes find the rows that contain a term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigrams {
+    /// Three letters or digits in a row: the index on `lower(…)`.
+    Words,
+    /// No such run, but three letters, digits or ASCII punctuation characters in a row, some of
+    /// them punctuation: the partial index on the folded text of the rows that hold punctuation.
+    Symbols,
+    /// Neither ("ab", "é", "a b"): no index finds the rows. Such a search reads along the
+    /// ordering's index instead, which stops early when the term is common and reads the whole
+    /// table when it is rare.
+    None,
+}
+
+impl Trigrams {
+    /// `pg_trgm` takes its trigrams from runs of letters and digits, so a run of three gives at
+    /// least one. (It asks the database's locale what a letter is; where that disagrees with
+    /// Rust, a search is slower, never wrong.)
+    fn of(needle: &str) -> Self {
+        let longest_run = |counts: fn(char) -> bool| {
+            let mut run = 0;
+            needle.chars().any(|c| {
+                run = if counts(c) { run + 1 } else { 0 };
+                run == 3
+            })
         };
-        if run == 3 {
-            return true;
+        if longest_run(char::is_alphanumeric) {
+            Self::Words
+        } else if longest_run(|c| c.is_alphanumeric() || c.is_ascii_punctuation()) {
+            Self::Symbols
+        } else {
+            Self::None
         }
     }
-    false
+}
+
+/// Whether a trigram index finds the rows containing `needle` (on PostgreSQL).
+fn found_by_trigrams(needle: &str) -> bool {
+    Trigrams::of(needle) != Trigrams::None
 }
 
 /// Case-insensitive substring match on every backend, with every character of `needle` matched
@@ -312,10 +333,11 @@ fn found_by_trigrams(needle: &str) -> bool {
 /// SQLite's `LOWER` and `LIKE` fold ASCII letters only, so there it is a Unicode-aware
 /// case-insensitive `REGEXP` (Rust's `regex`, registered by sqlx) on the escaped needle. Elsewhere
 /// it is `LOWER(column) LIKE LOWER(pattern)`, so that the database folds both sides the same way,
-/// with `%`, `_` and the escape character `!` escaped. On PostgreSQL a term with trigrams also
-/// gets the condition the trigram index answers: the folded column contains the folded term.
-/// It finds every row the exact comparison accepts (folding keeps a substring a substring), and
-/// the exact comparison then drops the few it adds.
+/// with `%`, `_` and the escape character `!` escaped; the trigram index on `lower(column)` answers
+/// it. On PostgreSQL a term of [`Trigrams::Symbols`] adds the conditions of the partial index on
+/// folded text: the row holds punctuation, and its folded text contains the folded term. Both
+/// hold for every row the exact comparison accepts (folding keeps a substring a substring), which
+/// then drops the few rows they add.
 fn contains(backend: DbBackend, column: impl IntoColumnRef + Clone, needle: &str) -> Expr {
     if backend == DbBackend::Sqlite {
         let pattern = format!("(?i){}", regex::escape(needle));
@@ -335,11 +357,12 @@ fn contains(backend: DbBackend, column: impl IntoColumnRef + Clone, needle: &str
         "LOWER($1) LIKE LOWER($2) ESCAPE '!'",
         [Expr::col(column.clone()), Expr::val(pattern)],
     );
-    if backend != DbBackend::Postgres || !found_by_trigrams(needle) {
+    if backend != DbBackend::Postgres || Trigrams::of(needle) != Trigrams::Symbols {
         return exact;
     }
-    // Both sides folded in SQL, in the index's order (lower, then translate): the folded needle
-    // holds no punctuation, so none of its characters is a wildcard.
+    // The index's predicate and expression, written as the migration writes them; both sides
+    // folded in SQL, in the index's order (lower, then translate). The folded needle holds no
+    // punctuation, so none of its characters is a wildcard.
     let fold = |text: &str| {
         format!(
             "translate(LOWER({text}), '{}', '{}')",
@@ -347,8 +370,13 @@ fn contains(backend: DbBackend, column: impl IntoColumnRef + Clone, needle: &str
             "q".repeat(PUNCTUATION.len())
         )
     };
-    let folded = format!("{} LIKE '%' || {} || '%'", fold("$1"), fold("$2"));
-    Expr::cust_with_exprs(folded, [Expr::col(column), Expr::val(needle)]).and(exact)
+    let symbols = format!(
+        "$1 ~ '[[:punct:]]' AND {} LIKE '%' || {} || '%'",
+        fold("$2"),
+        fold("$3")
+    );
+    let column = Expr::col(column);
+    Expr::cust_with_exprs(symbols, [column.clone(), column, Expr::val(needle)]).and(exact)
 }
 
 #[cfg(test)]
@@ -357,11 +385,14 @@ mod tests {
 
     #[test]
     fn a_term_has_trigrams_when_three_letters_digits_or_punctuation_follow_each_other() {
-        for term in ["abc", "Zoë", "1984", "c++", "%_\\", "a%b", "x 日本語"] {
-            assert!(found_by_trigrams(term), "{term}");
+        for term in ["abc", "Zoë", "1984", "x 日本語", "c++ primer", "100%"] {
+            assert_eq!(Trigrams::of(term), Trigrams::Words, "{term}");
         }
-        for term in ["", "ab", "a b c", "日本", "  ", "a\u{3000}bc"] {
-            assert!(!found_by_trigrams(term), "{term}");
+        for term in ["c++", "%_\\", "a%b", "...", "O'B"] {
+            assert_eq!(Trigrams::of(term), Trigrams::Symbols, "{term}");
+        }
+        for term in ["", "ab", "a b c", "日本", "  ", "a\u{3000}bc", "%_", "é"] {
+            assert_eq!(Trigrams::of(term), Trigrams::None, "{term}");
         }
     }
 }

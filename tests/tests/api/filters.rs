@@ -116,6 +116,7 @@ async fn like_wildcards_and_quotes_match_literally(backend: Backend) {
             ("1000 Pure", None),
             ("snake_case", None),
             ("snakeXcase", None),
+            ("snakeqcase", None),
             (r"back\slash", None),
             ("it's", None),
         ],
@@ -124,6 +125,9 @@ async fn like_wildcards_and_quotes_match_literally(backend: Backend) {
 
     for (needle, expected) in [
         ("0%", json!([{ "title": "100% Pure" }])),
+        // Punctuation within three characters: PostgreSQL finds these through the index that
+        // folds punctuation into `q`, and the exact comparison drops "snakeqcase".
+        ("00%", json!([{ "title": "100% Pure" }])),
         ("e_c", json!([{ "title": "snake_case" }])),
         (r"k\s", json!([{ "title": r"back\slash" }])),
         ("'s", json!([{ "title": "it's" }])),
