@@ -188,10 +188,7 @@ pub async fn statements_of(
             let books = store::book::page(db, &no_filter, &books_by_id, &window(100))
                 .await
                 .map_err(failed)?;
-            let mut ids: Vec<i64> = books.rows.iter().map(|b| b.author_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let authors = store::author::by_ids(db, &ids).await.map_err(failed)?;
+            let (ids, authors) = authors_of(db, &books.rows).await?;
             let nested = store::book::page_per_author(db, &ids, &no_filter, &books_by_id, 3, None)
                 .await
                 .map_err(failed)?;
@@ -250,14 +247,25 @@ pub async fn statements_of(
             let books = store::book::page(db, &no_filter, &ordering, &window(20))
                 .await
                 .map_err(failed)?;
-            let mut ids: Vec<i64> = books.rows.iter().map(|b| b.author_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let authors = store::author::by_ids(db, &ids).await.map_err(failed)?;
+            let (_, authors) = authors_of(db, &books.rows).await?;
             books.rows.len() + authors.len()
         }
     };
     Ok(rows)
+}
+
+/// The distinct authors of `books` and their rows, in one statement, as `Book.author` reads them.
+async fn authors_of(
+    db: &DatabaseConnection,
+    books: &[book::Model],
+) -> Result<(Vec<i64>, Vec<author::Model>), String> {
+    let mut ids: Vec<i64> = books.iter().map(|b| b.author_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let authors = store::author::by_ids(db, &ids)
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    Ok((ids, authors))
 }
 
 /// The `p` quantile (0 to 1) of `sorted` latencies, in milliseconds; 0 for none.

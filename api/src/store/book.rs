@@ -10,7 +10,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryResult, QuerySelect, SqlErr,
     sea_query::{
-        Alias, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, WindowStatement,
+        Alias, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement,
+        WindowStatement,
     },
 };
 
