@@ -227,7 +227,9 @@ impl Author {
         first: Option<i32>,
         #[graphql(desc = "Return the books after this cursor.")] after: Option<String>,
         #[graphql(desc = "Only books matching this filter.")] filter: Option<BookFilter>,
-        #[graphql(desc = "Sort keys, most significant first; ties are broken by ID.")]
+        #[graphql(
+            desc = "Sort keys, most significant first; ties are broken by ID, in the direction of the last key."
+        )]
         order_by: Option<Vec<BookOrder>>,
     ) -> ApiResult<Connection<Book>> {
         let request = BooksRequest::new(ctx, first, after, filter, order_by)?;
@@ -281,7 +283,9 @@ impl AuthorQuery {
         >,
         #[graphql(desc = "Return the authors before this cursor.")] before: Option<String>,
         #[graphql(desc = "Only authors matching this filter.")] filter: Option<AuthorFilter>,
-        #[graphql(desc = "Sort keys, most significant first; ties are broken by ID.")]
+        #[graphql(
+            desc = "Sort keys, most significant first; ties are broken by ID, in the direction of the last key."
+        )]
         order_by: Option<Vec<AuthorOrder>>,
     ) -> ApiResult<Connection<Author>> {
         let ordering = author_ordering(order_by);

@@ -151,7 +151,9 @@ impl BookQuery {
         #[graphql(desc = "Return the last N books (0 to the page-size limit).")] last: Option<i32>,
         #[graphql(desc = "Return the books before this cursor.")] before: Option<String>,
         #[graphql(desc = "Only books matching this filter.")] filter: Option<BookFilter>,
-        #[graphql(desc = "Sort keys, most significant first; ties are broken by ID.")]
+        #[graphql(
+            desc = "Sort keys, most significant first; ties are broken by ID, in the direction of the last key."
+        )]
         order_by: Option<Vec<BookOrder>>,
     ) -> ApiResult<Connection<Book>> {
         let ordering = book_ordering(order_by);

@@ -67,7 +67,7 @@ pub enum AuthorOrderField {
     Name,
 }
 
-/// One key of an author ordering; ties are always broken by ID.
+/// One key of an author ordering; ties are always broken by ID, in the direction of the last key.
 #[derive(InputObject, Debug, Clone)]
 pub struct AuthorOrder {
     /// The field to sort by.
@@ -88,7 +88,7 @@ pub enum BookOrderField {
     PublishedYear,
 }
 
-/// One key of a book ordering; ties are always broken by ID.
+/// One key of a book ordering; ties are always broken by ID, in the direction of the last key.
 #[derive(InputObject, Debug, Clone)]
 pub struct BookOrder {
     /// The field to sort by.
