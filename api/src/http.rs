@@ -144,7 +144,13 @@ async fn execute(
     } else {
         "application/json"
     };
-    let body = graphql::to_json(&response).unwrap_or_else(|err| {
+    // API.md § Errors: with the spec's media type, a request that did not execute has no `data`.
+    let body = if graphql_media_type && refused {
+        serde_json::to_vec(&json!({ "errors": response.errors }))
+    } else {
+        graphql::to_json(&response)
+    };
+    let body = body.unwrap_or_else(|err| {
         tracing::error!(error = %err, "could not serialise a GraphQL response");
         br#"{"errors":[{"message":"internal server error"}]}"#.to_vec()
     });

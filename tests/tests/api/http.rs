@@ -110,9 +110,10 @@ async fn the_graphql_response_media_type_is_used_when_accepted(backend: Backend)
         .await;
     let (invalid, invalid_headers, invalid_body) =
         app.send(post("{ authors { nope } }", media_type)).await;
-    let (plain_invalid, _, _) = app
+    let (plain_invalid, _, plain_body) = app
         .send(post("{ authors { nope } }", "application/json"))
         .await;
+    let (unparsable, _, unparsable_body) = app.send(post("{ authors {", media_type)).await;
 
     assert_eq!(
         (ok, &ok_headers[header::CONTENT_TYPE]),
@@ -127,7 +128,15 @@ async fn the_graphql_response_media_type_is_used_when_accepted(backend: Backend)
             .unwrap()
             .contains("nope")
     );
+    // Nothing executed: no `data` entry with the spec's media type, `"data": null` with JSON.
+    assert_eq!(invalid_body.get("data"), None, "{invalid_body}");
     assert_eq!(plain_invalid, StatusCode::OK);
+    let plain_body: Value = serde_json::from_slice(&plain_body).unwrap();
+    assert_eq!(plain_body.get("data"), Some(&Value::Null), "{plain_body}");
+    let unparsable_body: Value = serde_json::from_slice(&unparsable_body).unwrap();
+    assert_eq!(unparsable, StatusCode::BAD_REQUEST);
+    assert_eq!(unparsable_body.get("data"), None, "{unparsable_body}");
+    assert!(unparsable_body["errors"][0]["message"].is_string());
 }
 
 async fn malformed_bodies_get_a_400_with_a_graphql_error(backend: Backend) {
