@@ -263,7 +263,11 @@ pub struct AuthorQuery;
 #[Object]
 impl AuthorQuery {
     /// The author with this ID, or null when there is none.
-    async fn author(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Author>> {
+    async fn author(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The author's ID, such as \"42\".")] id: ID,
+    ) -> ApiResult<Option<Author>> {
         let id = parse_id("id", &id)?;
         Ok(store::author::find(ctx.db()?, id).await?.map(Author))
     }
@@ -328,6 +332,7 @@ impl AuthorMutation {
     async fn create_author(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The author's name, and the books to create with them.")]
         input: CreateAuthorInput,
     ) -> ApiResult<Author> {
         let (name, books) = input.parse()?;
@@ -339,7 +344,8 @@ impl AuthorMutation {
     async fn update_author(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The author's ID, such as \"42\".")] id: ID,
+        #[graphql(desc = "The fields to change; an omitted field keeps its value.")]
         input: UpdateAuthorInput,
     ) -> ApiResult<Author> {
         let id = parse_id("id", &id)?;
@@ -358,7 +364,11 @@ impl AuthorMutation {
     }
 
     /// Deletes an author and all of its books, in one transaction.
-    async fn delete_author(&self, ctx: &Context<'_>, id: ID) -> ApiResult<DeleteAuthorPayload> {
+    async fn delete_author(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The author's ID, such as \"42\".")] id: ID,
+    ) -> ApiResult<DeleteAuthorPayload> {
         let author_id = parse_id("id", &id)?;
         let book_ids = store::author::delete_with_books(ctx.db()?, author_id).await?;
         Ok(DeleteAuthorPayload {

@@ -133,7 +133,11 @@ pub struct BookQuery;
 #[Object]
 impl BookQuery {
     /// The book with this ID, or null when there is none.
-    async fn book(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Book>> {
+    async fn book(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The book's ID, such as \"7\".")] id: ID,
+    ) -> ApiResult<Option<Book>> {
         let id = parse_id("id", &id)?;
         Ok(store::book::find(ctx.db()?, id).await?.map(Book))
     }
@@ -191,7 +195,11 @@ pub struct BookMutation;
 #[Object]
 impl BookMutation {
     /// Creates a book of an existing author.
-    async fn create_book(&self, ctx: &Context<'_>, input: CreateBookInput) -> ApiResult<Book> {
+    async fn create_book(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The book, and the ID of its author.")] input: CreateBookInput,
+    ) -> ApiResult<Book> {
         let (author_id, book) = input.parse()?;
         Ok(Book(
             store::book::insert(ctx.db()?, author_id, &book).await?,
@@ -203,7 +211,8 @@ impl BookMutation {
     async fn update_book(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "The book's ID, such as \"7\".")] id: ID,
+        #[graphql(desc = "The fields to change; an omitted field keeps its value.")]
         input: UpdateBookInput,
     ) -> ApiResult<Book> {
         let id = parse_id("id", &id)?;
@@ -212,7 +221,11 @@ impl BookMutation {
     }
 
     /// Deletes a book.
-    async fn delete_book(&self, ctx: &Context<'_>, id: ID) -> ApiResult<DeleteBookPayload> {
+    async fn delete_book(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The book's ID, such as \"7\".")] id: ID,
+    ) -> ApiResult<DeleteBookPayload> {
         let book_id = parse_id("id", &id)?;
         store::book::delete(ctx.db()?, book_id).await?;
         Ok(DeleteBookPayload {

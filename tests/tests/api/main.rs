@@ -18,5 +18,6 @@ mod pagination;
 mod plans;
 mod queries;
 mod schema;
+mod schema_docs;
 mod server;
 mod statements;
