@@ -27,6 +27,22 @@ async fn a_query_deeper_than_the_limit_is_refused_before_any_sql(backend: Backen
     );
 }
 
+/// Deeper than async-graphql's recursion limit (32 levels), a query is refused before validation:
+/// it is over the depth limit all the same.
+async fn a_query_too_deep_to_parse_is_query_too_complex(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let query = format!(
+        "{{ books {{ nodes {{ {} title {} }} }} }}",
+        "author { books { nodes { ".repeat(14),
+        "} } } ".repeat(14)
+    );
+
+    let (response, statements) = app.counted(&query).await;
+
+    assert_eq!(error_code(&response), "QUERY_TOO_COMPLEX", "{response}");
+    assert_eq!(statements, 0);
+}
+
 async fn aliased_pages_add_up_to_the_complexity_limit(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let page = "books(first: 100) { nodes { id title } }";
@@ -99,5 +115,6 @@ async fn amplification_attempts_are_refused_before_any_sql(backend: Backend) {
 on_every_backend!(
     amplification_attempts_are_refused_before_any_sql,
     a_query_deeper_than_the_limit_is_refused_before_any_sql,
+    a_query_too_deep_to_parse_is_query_too_complex,
     aliased_pages_add_up_to_the_complexity_limit,
 );
