@@ -29,13 +29,15 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 /// Runs each listed `async fn name(backend: Backend)` as one test per backend: `sqlite::name`
-/// always, `postgres::name` when `TEST_POSTGRES_URL` is set. With `multi_thread:` first, the tests
+/// always, `postgres::name` when `TEST_POSTGRES_URL` is set (otherwise it is ignored, with the
+/// reason; `build.rs` decides). With `multi_thread:` first, the tests
 /// run on a two-worker runtime instead of the current thread.
 macro_rules! on_every_backend {
     (postgres_only: $($test:ident),* $(,)?) => {
         mod postgres {
             $(
                 #[tokio::test]
+                #[cfg_attr(not(postgres_tests), ignore = "set TEST_POSTGRES_URL to run on PostgreSQL")]
                 async fn $test() {
                     if let Some(crate::helpers::Backend::Postgres(admin_url)) = crate::helpers::Backend::postgres() {
                         super::$test(admin_url).await;
@@ -63,6 +65,7 @@ macro_rules! on_every_backend {
         mod $postgres {
             $(
                 #[tokio::test $flavor]
+                #[cfg_attr(not(postgres_tests), ignore = "set TEST_POSTGRES_URL to run on PostgreSQL")]
                 async fn $test() {
                     if let Some(backend) = crate::helpers::Backend::postgres() {
                         super::$test(backend).await;
