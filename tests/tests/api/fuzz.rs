@@ -462,7 +462,10 @@ fn fuzzed_requests_get_a_clear_answer_on_sqlite() {
 }
 
 #[test]
-#[cfg_attr(not(postgres_tests), ignore = "set TEST_POSTGRES_URL to run on PostgreSQL")]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "set TEST_POSTGRES_URL to run on PostgreSQL"
+)]
 fn fuzzed_requests_get_a_clear_answer_on_postgres() {
     if let Some(backend) = Backend::postgres() {
         run(backend, 100);

@@ -92,7 +92,10 @@ fn arbitrary_arguments_get_data_or_a_clear_error_on_sqlite() {
 }
 
 #[test]
-#[cfg_attr(not(postgres_tests), ignore = "set TEST_POSTGRES_URL to run on PostgreSQL")]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "set TEST_POSTGRES_URL to run on PostgreSQL"
+)]
 fn arbitrary_arguments_get_data_or_a_clear_error_on_postgres() {
     if let Some(backend) = Backend::postgres() {
         run(backend, 200);

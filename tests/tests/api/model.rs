@@ -280,7 +280,10 @@ fn random_mutation_sequences_leave_exactly_the_modelled_state_on_sqlite() {
 }
 
 #[test]
-#[cfg_attr(not(postgres_tests), ignore = "set TEST_POSTGRES_URL to run on PostgreSQL")]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "set TEST_POSTGRES_URL to run on PostgreSQL"
+)]
 fn random_mutation_sequences_leave_exactly_the_modelled_state_on_postgres() {
     if let Some(backend) = Backend::postgres() {
         run(backend, 15);
