@@ -136,9 +136,16 @@ pub struct Config {
 }
 
 impl Config {
-    /// The defaults, pointed at `database_url`: what tests and tools start from.
+    /// The defaults, pointed at `database_url`: what tests and tools start from. The caller's
+    /// environment plays no part (a `MAX_PAGE_SIZE` in the shell must not change a test).
     pub fn for_database(database_url: &str) -> Self {
-        let mut config = Cli::parse_from(["api"]).config;
+        use clap::{CommandFactory, FromArgMatches};
+        let defaults = Cli::command()
+            .mut_args(|arg| arg.env(None::<&str>))
+            .get_matches_from(["api"]);
+        let mut config = Cli::from_arg_matches(&defaults)
+            .expect("the defaults are valid settings")
+            .config;
         config.database_url = database_url.to_owned();
         config
     }
@@ -192,6 +199,26 @@ mod tests {
         for command in ["serve", "migrate", "seed", "print-schema"] {
             assert!(help.contains(command), "{command} missing from --help");
         }
+    }
+
+    /// Run in a child process of this test binary, with `MAX_PAGE_SIZE` set: the defaults of
+    /// `for_database` ignore it. (Setting a variable in this process would race other tests.)
+    #[test]
+    fn the_defaults_ignore_the_environment() {
+        if std::env::var_os("CONFIG_DEFAULTS_CHILD").is_some() {
+            assert_eq!(Config::for_database("sqlite::memory:").max_page_size, 100);
+            return;
+        }
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "config::tests::the_defaults_ignore_the_environment",
+            ])
+            .env("CONFIG_DEFAULTS_CHILD", "1")
+            .env("MAX_PAGE_SIZE", "7")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the child saw MAX_PAGE_SIZE=7");
     }
 
     #[test]
