@@ -216,6 +216,7 @@ mod tests {
             ])
             .env("CONFIG_DEFAULTS_CHILD", "1")
             .env("MAX_PAGE_SIZE", "7")
+            .stdout(std::process::Stdio::null())
             .status()
             .unwrap();
         assert!(status.success(), "the child saw MAX_PAGE_SIZE=7");
