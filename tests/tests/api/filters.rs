@@ -145,6 +145,23 @@ async fn like_wildcards_and_quotes_match_literally(backend: Backend) {
             response["data"]["books"]["nodes"], expected,
             "titleContains {needle:?}"
         );
+        // The same filter per author (the per-author page and the count), where the statements
+        // differ from the root list's.
+        let nested = app
+            .graphql_with(
+                "query($t: String) { authors { nodes {
+                    books(filter: { titleContains: $t }) { nodes { title } }
+                    bookCount(filter: { titleContains: $t }) } } }",
+                json!({ "t": needle }),
+            )
+            .await;
+        let author = &nested["data"]["authors"]["nodes"][0];
+        assert_eq!(author["books"]["nodes"], expected, "nested {needle:?}");
+        assert_eq!(
+            author["bookCount"],
+            expected.as_array().unwrap().len(),
+            "bookCount {needle:?}"
+        );
     }
 }
 
