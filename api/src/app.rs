@@ -2,7 +2,7 @@
 //!
 //! [`build_app`] is pure (no I/O, no environment), so tests drive the very router that serves.
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -20,20 +20,15 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{
-    config::Config,
-    graphql::{self, ApiSchema},
-    http,
-    metrics::Metrics,
-};
+use crate::{config::Config, graphql, http, metrics::Metrics};
 
 /// What every request handler shares.
 #[derive(Clone)]
 pub struct AppState {
     /// The connection pool.
     pub db: DatabaseConnection,
-    /// The schema, with its limits.
-    pub schema: ApiSchema,
+    /// The GraphQL service: the schema with its limits, over `db`.
+    pub graphql: graphql::Service,
     /// The application's metrics, SQL statements included.
     pub metrics: Metrics,
     /// Browser origins allowed by CORS.
@@ -48,7 +43,7 @@ impl AppState {
     /// The state for `db`, configured by `config`.
     pub fn new(db: DatabaseConnection, metrics: Metrics, config: &Config) -> Self {
         Self {
-            schema: graphql::build_schema(db.clone(), config),
+            graphql: graphql::Service::new(db.clone(), config.limits(), Arc::new(metrics.clone())),
             db,
             metrics,
             cors_allowed_origins: config.cors_allowed_origins.clone(),

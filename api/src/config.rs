@@ -1,4 +1,4 @@
-//! Command-line flags and environment variables (`API.md` § Configuration).
+//! Command-line flags and environment variables (docs/reference.md § Configuration).
 //!
 //! Every setting is a flag with a matching environment variable and a default that runs out of the
 //! box; the doc comments below are what `--help` prints.
@@ -6,6 +6,8 @@
 use std::{net::SocketAddr, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum, builder::BoolishValueParser};
+
+use crate::graphql;
 
 /// The authors-and-books GraphQL service.
 #[derive(Debug, Clone, Parser)]
@@ -84,7 +86,7 @@ pub struct Config {
     /// Largest `first`/`last` a client may ask for (1 to 1000); larger values are refused, never
     /// clamped.
     #[arg(long, env = "MAX_PAGE_SIZE", default_value_t = 100,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(graphql::MAX_PAGE_SIZE_LIMIT)))]
     pub max_page_size: u32,
 
     /// Most database connections the pool opens.
@@ -153,6 +155,16 @@ impl Config {
     /// How long to wait for the database.
     pub fn db_timeout(&self) -> Duration {
         Duration::from_secs(self.db_timeout_secs)
+    }
+
+    /// The limits of the GraphQL schema.
+    pub fn limits(&self) -> graphql::Limits {
+        graphql::Limits {
+            max_page_size: self.max_page_size,
+            max_depth: self.max_query_depth,
+            max_complexity: self.max_query_complexity,
+            introspection: !self.disable_introspection,
+        }
     }
 
     /// How long a request may take.

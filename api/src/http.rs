@@ -1,5 +1,5 @@
-//! GraphQL over HTTP (`API.md` § GraphQL endpoint): POST and GET, content negotiation, GraphiQL
-//! for browsers, and the health checks.
+//! GraphQL over HTTP (docs/reference.md § GraphQL endpoint): POST and GET, content negotiation,
+//! GraphiQL for browsers, and the health checks.
 
 use async_graphql::{http::GraphiQLSource, parser::types::OperationType};
 use std::time::Instant;
@@ -13,7 +13,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{app::AppState, graphql, metrics::Outcome};
+use crate::{app::AppState, metrics::Outcome};
 
 /// The media type of the GraphQL-over-HTTP spec.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -56,7 +56,7 @@ pub async fn post_graphql(
             );
         }
     };
-    execute(&state, &headers, request).await
+    respond(&state, &headers, request).await
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL's parameters.
@@ -90,7 +90,7 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, &headers, request).await
+    respond(&state, &headers, request).await
 }
 
 /// `GET /healthz`: the process is up.
@@ -109,7 +109,8 @@ pub async fn readyz(State(state): State<AppState>) -> StatusCode {
     }
 }
 
-async fn execute(
+/// Executes `request` and answers it in the media type `headers` accept.
+async fn respond(
     state: &AppState,
     headers: &HeaderMap,
     mut request: async_graphql::Request,
@@ -121,19 +122,17 @@ async fn execute(
         tracing::Span::current().record("operation", tracing::field::display(&operation));
     }
     let started = Instant::now();
-    let response = graphql::execute(&state.schema, &state.db, &state.metrics, request).await;
-    let outcome = if response.errors.is_empty() {
+    let reply = state.graphql.execute(request).await;
+    let outcome = if reply.errors().is_empty() {
         Outcome::Ok
     } else {
         Outcome::Error
     };
     state.metrics.request_finished(outcome, started.elapsed());
     let graphql_media_type = accepts(headers, GRAPHQL_RESPONSE_JSON);
-    // With the spec's own media type, a request that never executed (no error has a path) is a
-    // 400; with plain JSON every GraphQL response is a 200.
-    let refused = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
+    // With the spec's own media type, a request that never executed is a 400; with plain JSON
+    // every GraphQL response is a 200.
+    let refused = !reply.executed();
     let status = if graphql_media_type && refused {
         StatusCode::BAD_REQUEST
     } else {
@@ -144,11 +143,11 @@ async fn execute(
     } else {
         "application/json"
     };
-    // API.md § Errors: with the spec's media type, a request that did not execute has no `data`.
+    // With the spec's media type, a request that did not execute has no `data`.
     let body = if graphql_media_type && refused {
-        serde_json::to_vec(&json!({ "errors": response.errors }))
+        reply.errors_to_json()
     } else {
-        graphql::to_json(&response)
+        reply.to_json()
     };
     let body = body.unwrap_or_else(|err| {
         tracing::error!(error = %err, "could not serialise a GraphQL response");

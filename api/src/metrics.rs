@@ -1,4 +1,4 @@
-//! Prometheus metrics, served at `GET /metrics` (`API.md` § GraphQL endpoint).
+//! Prometheus metrics, served at `GET /metrics` (docs/reference.md § GraphQL endpoint).
 //!
 //! One [`Metrics`] per application: the SQL statement counter here is the very counter the
 //! statement-count tests read.
@@ -10,6 +10,8 @@ use prometheus::{
     Registry, TextEncoder,
 };
 use sea_orm::DatabaseConnection;
+
+use crate::graphql::BatchObserver;
 
 /// How a GraphQL request ended.
 #[derive(Debug, Clone, Copy)]
@@ -135,14 +137,6 @@ impl Metrics {
             .inc();
     }
 
-    /// Records one DataLoader batch of `keys` keys.
-    pub fn batch_loaded(&self, loader: &str, keys: usize) {
-        #[allow(clippy::cast_precision_loss)]
-        self.batch_keys
-            .with_label_values(&[loader])
-            .observe(keys as f64);
-    }
-
     /// The text exposition of every metric, with the pool gauges read from `db` now.
     pub fn render(&self, db: &DatabaseConnection) -> String {
         if let Some((open, idle)) = pool_usage(db) {
@@ -171,4 +165,14 @@ fn pool_usage(db: &DatabaseConnection) -> Option<(i64, i64)> {
         _ => return None,
     };
     Some((i64::from(open), i64::try_from(idle).unwrap_or(i64::MAX)))
+}
+
+/// The loaders report the number of keys of each batch.
+impl BatchObserver for Metrics {
+    fn batch_loaded(&self, loader: &'static str, keys: usize) {
+        #[allow(clippy::cast_precision_loss)]
+        self.batch_keys
+            .with_label_values(&[loader])
+            .observe(keys as f64);
+    }
 }

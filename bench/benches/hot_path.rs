@@ -9,7 +9,7 @@
 
 use std::{fs, time::Duration};
 
-use api::{app::AppState, config::Config, db, graphql, metrics::Metrics};
+use api::{app::AppState, config::Config, db, metrics::Metrics};
 use async_graphql::Request;
 use criterion::{
     Criterion, criterion_group, criterion_main,
@@ -97,20 +97,14 @@ fn setup() -> (Runtime, AppState, Metrics) {
 
 /// Benchmarks every query under `prefix` with `c`'s measurement.
 fn execute_queries<M: Measurement + 'static>(c: &mut Criterion<M>, prefix: &str) {
-    let (runtime, state, metrics) = setup();
+    let (runtime, state, _metrics) = setup();
     for (name, query) in QUERIES {
-        let response = runtime.block_on(graphql::execute(
-            &state.schema,
-            &state.db,
-            &metrics,
-            Request::new(query),
-        ));
-        assert!(response.errors.is_empty(), "{name}: {:?}", response.errors);
+        let reply = runtime.block_on(state.graphql.execute(Request::new(query)));
+        assert!(reply.errors().is_empty(), "{name}: {:?}", reply.errors());
         c.bench_function(&format!("{prefix}{name}"), |b| {
             b.to_async(&runtime).iter(|| async {
-                let response =
-                    graphql::execute(&state.schema, &state.db, &metrics, Request::new(query)).await;
-                graphql::to_json(&response).expect("serialisable")
+                let reply = state.graphql.execute(Request::new(query)).await;
+                reply.to_json().expect("serialisable")
             });
         });
     }

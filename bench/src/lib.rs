@@ -179,9 +179,15 @@ pub async fn statements_of(
                     .await
                     .map_err(failed)?;
             let ids: Vec<i64> = authors.rows.iter().map(|a| a.id).collect();
-            let books = store::book::page_per_author(db, &ids, &no_filter, &books_by_id, 20, None)
-                .await
-                .map_err(failed)?;
+            let books = store::book::page_per_author(
+                db,
+                &ids,
+                &no_filter,
+                &books_by_id,
+                &Window::forward(20, None),
+            )
+            .await
+            .map_err(failed)?;
             authors.rows.len() + books.values().map(|p| p.rows.len()).sum::<usize>()
         }
         Query::Q2 => {
@@ -189,9 +195,15 @@ pub async fn statements_of(
                 .await
                 .map_err(failed)?;
             let (ids, authors) = authors_of(db, &books.rows).await?;
-            let nested = store::book::page_per_author(db, &ids, &no_filter, &books_by_id, 3, None)
-                .await
-                .map_err(failed)?;
+            let nested = store::book::page_per_author(
+                db,
+                &ids,
+                &no_filter,
+                &books_by_id,
+                &Window::forward(3, None),
+            )
+            .await
+            .map_err(failed)?;
             books.rows.len() + authors.len() + nested.values().map(|p| p.rows.len()).sum::<usize>()
         }
         Query::Q3 => {
@@ -203,8 +215,7 @@ pub async fn statements_of(
                 &[params.author],
                 &no_filter,
                 &books_by_id,
-                20,
-                None,
+                &Window::forward(20, None),
             )
             .await
             .map_err(failed)?;
@@ -234,9 +245,15 @@ pub async fn statements_of(
                 .map_err(failed)?;
             let ids: Vec<i64> = authors.rows.iter().map(|a| a.id).collect();
             let newest = Ordering::new([(BookSort::PublishedYear, Direction::Desc)]);
-            let books = store::book::page_per_author(db, &ids, &no_filter, &newest, 3, None)
-                .await
-                .map_err(failed)?;
+            let books = store::book::page_per_author(
+                db,
+                &ids,
+                &no_filter,
+                &newest,
+                &Window::forward(3, None),
+            )
+            .await
+            .map_err(failed)?;
             authors.rows.len() + books.values().map(|p| p.rows.len()).sum::<usize>()
         }
         Query::Q8 => {

@@ -1,5 +1,5 @@
-//! Relay cursor connections (`API.md` § Pagination): `edges`, `nodes`, `pageInfo`, and a
-//! `totalCount` that runs its statement only when selected.
+//! Relay cursor connections (docs/reference.md § Pagination): `edges`, `nodes`, `pageInfo`, and
+//! a `totalCount` that runs its statement only when selected.
 
 use std::{borrow::Cow, sync::Arc};
 
@@ -11,8 +11,11 @@ use futures_util::future::BoxFuture;
 
 use super::{
     ContextExt,
-    lists::{self, Batched, Column, JsonLists, field_error},
-    loaders::ArgsId,
+    fields::{self, Fields, Relation, field_error},
+    json::JsonLists,
+    lists,
+    loaders::Interned,
+    relations::TotalCountOf,
 };
 use crate::{
     error::ApiResult,
@@ -20,7 +23,7 @@ use crate::{
 };
 
 /// A GraphQL type that lists come in.
-pub trait Node: Batched + Clone + Sync {
+pub trait Node: Fields {
     /// The type's name; its list types are `<NAME>Connection` and `<NAME>Edge`.
     const NAME: &'static str;
 }
@@ -51,28 +54,28 @@ impl<N: Node> OutputType for Nodes<'_, N> {
     }
 }
 
-/// A connection's `nodes` are its one batched field: the items of all the connections of a list
-/// resolve as one list. A connection that selects anything else but `__typename` (`edges`,
-/// `pageInfo`, `totalCount`) resolves through async-graphql.
-impl<N: Node> Batched for Connection<N> {
-    const BATCHED_FIELDS: &'static [&'static str] = &["nodes"];
-
-    fn plain_field(_: &str) -> Option<fn(&Self) -> Column<'_>> {
-        None
-    }
-
-    fn resolve_batched<'a>(
-        connections: &'a [&'a Self],
-        at: &'a [Context<'a>],
-    ) -> BoxFuture<'a, Vec<ServerResult<Value>>> {
-        Box::pin(nodes_of_all(connections, at))
-    }
+/// The `nodes` of all the connections of a list resolve as one list, their `totalCount`s load
+/// together; `edges` and `pageInfo` resolve connection by connection.
+impl<N: Node> Fields for Connection<N> {
+    const FIELDS: &'static [fields::Field<Self>] = &[
+        fields::Field::resolver("edges", &[]),
+        fields::Field::batched("nodes", nodes_of_all),
+        fields::Field::resolver("pageInfo", &[]),
+        fields::Field::relation::<TotalCountOf>("totalCount"),
+    ];
 }
 
 /// The `nodes` of every connection of `connections`, connection `i` at field context `at[i]`: the
 /// items of all of them resolved as one list. One result per connection, as its `nodes` field
 /// would give it.
-async fn nodes_of_all<N: Node>(
+fn nodes_of_all<'a, N: Node>(
+    connections: &'a [&'a Connection<N>],
+    at: &'a [Context<'a>],
+) -> BoxFuture<'a, Vec<ServerResult<Value>>> {
+    Box::pin(nodes_of(connections, at))
+}
+
+async fn nodes_of<N: Node>(
     connections: &[&Connection<N>],
     at: &[Context<'_>],
 ) -> Vec<ServerResult<Value>> {
@@ -123,20 +126,20 @@ pub enum TotalCount {
     Authors(AuthorFilter),
     /// All books matching a filter.
     Books(BookFilter),
-    /// The books of one author matching a filter (its number in the book-count loader's keys),
-    /// counted for all authors at once by a loader.
-    BooksOfAuthor(i64, ArgsId<BookFilter>),
+    /// The books of one author matching a filter, counted for all authors at once by a loader.
+    BooksOfAuthor(i64, Interned<BookFilter>),
 }
 
 impl TotalCount {
-    async fn resolve(&self, ctx: &Context<'_>) -> ApiResult<u64> {
+    /// The count.
+    pub async fn resolve(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         match self {
             Self::Authors(filter) => store::author::count(ctx.db()?, filter).await,
             Self::Books(filter) => store::book::count(ctx.db()?, filter).await,
             Self::BooksOfAuthor(author_id, filter) => Ok(ctx
                 .loaders()?
                 .book_counts
-                .load_one((*author_id, *filter))
+                .load_one((*author_id, filter.clone()))
                 .await?
                 .unwrap_or(0)),
         }
@@ -183,6 +186,11 @@ impl<N: Node> Connection<N> {
             total_count,
         }
     }
+
+    /// Where its `totalCount` comes from.
+    pub fn total(&self) -> &TotalCount {
+        &self.total_count
+    }
 }
 
 /// A page of a list, in the Relay cursor-connection format.
@@ -216,7 +224,7 @@ impl<N: Node> Connection<N> {
 
     /// How many items the whole list holds, across all pages; counted only when selected.
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        self.total_count.resolve(ctx).await
+        TotalCountOf::one(ctx, (), self).await
     }
 }
 

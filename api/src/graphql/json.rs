@@ -1,33 +1,38 @@
-//! Responses written as JSON, with the lists of columns already written by [`lists`].
+//! Lists of columns written as JSON at once, from their rows.
 //!
 //! A list whose objects select only columns (`books { nodes { id title } }`) is serialised at
 //! once from its rows into the response's one `Value` for it, a [`Value::Binary`] holding the
-//! list's JSON text; [`to_json`] copies that text into the response. It saves the `Value` tree of
-//! the list's objects: a map of every row and a string per text field, built, serialised and
-//! dropped (fixes 13–14 in BENCHMARKS.md: 10%, then 17% less server CPU per request under Q1).
-//! The schema has no binary scalar, so these are the only binary values of a response.
+//! list's JSON text. It saves the `Value` tree of the list's objects: a map of every row and a
+//! string per text field, built, serialised and dropped (BENCHMARKS.md). The schema has no binary
+//! scalar, so these are the only binary values of a response, and they never leave this module's
+//! parent: [`Reply`](super::Reply) turns them into response bytes or, for tests, into values.
 //!
-//! [`lists`] writes JSON only when the request holds [`ListsAsJson`]: its response is written by
-//! [`to_json`], and no two values of its operation are merged, which async-graphql would do for
-//! two fields under one response key and does not know how to do for text.
-//!
-//! [`lists`]: super::lists
+//! Lists are written as JSON only when the request holds [`ListsAsJson`], which only
+//! [`Service::execute`](super::Service::execute) gives: no two values of its operation are
+//! merged, which async-graphql would do for two fields under one response key and does not know
+//! how to do for text.
 
 use std::collections::HashSet;
 
 use async_graphql::{
-    Response, Value,
+    ContextSelectionSet, Value,
     parser::types::{ExecutableDocument, Selection, SelectionSet},
 };
 
+use super::{
+    fields::{Column, Fields},
+    lists::{Plan, Slot},
+};
+use crate::error::ApiError;
+
 /// In a request's data: lists of columns are written as JSON (see the module).
-pub struct ListsAsJson;
+pub(super) struct ListsAsJson;
 
 impl ListsAsJson {
     /// Whether the lists of `document`'s operations may be written as JSON: no fragment, so
     /// that the fields of each selection set are the ones it spells, and no response key given
     /// twice in one selection set.
-    pub fn allowed(document: &ExecutableDocument) -> bool {
+    pub(super) fn allowed(document: &ExecutableDocument) -> bool {
         document.fragments.is_empty()
             && document
                 .operations
@@ -48,121 +53,83 @@ fn distinct_keys(set: &SelectionSet) -> bool {
     })
 }
 
-/// `response` as JSON: what `serde_json` writes for it, with each list already written as JSON
-/// (a binary value) copied in as it is.
-///
-/// # Errors
-/// When `serde_json` fails, which it does not for a `Vec`.
-pub fn to_json(response: &Response) -> serde_json::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(4096);
-    out.extend_from_slice(br#"{"data":"#);
-    write_value(&mut out, &response.data)?;
-    // The fields and the order of async-graphql's `Serialize` for `Response`.
-    if !response.extensions.is_empty() {
-        out.extend_from_slice(br#","extensions":"#);
-        serde_json::to_writer(&mut out, &response.extensions)?;
-    }
-    if !response.errors.is_empty() {
-        out.extend_from_slice(br#","errors":"#);
-        serde_json::to_writer(&mut out, &response.errors)?;
-    }
-    out.push(b'}');
-    Ok(out)
+/// Lists of `N` that a request writes as JSON at once (see the module): their objects select
+/// only columns.
+pub(super) struct JsonLists<N> {
+    /// Each field of an object: the JSON of its key, after the `{` or `,` before it, and how its
+    /// value is read.
+    fields: Vec<(Vec<u8>, JsonField<N>)>,
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value) -> serde_json::Result<()> {
-    match value {
-        Value::Binary(json) => out.extend_from_slice(json),
-        Value::List(items) => {
-            out.push(b'[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                write_value(out, item)?;
-            }
-            out.push(b']');
+/// How a field of an object of [`JsonLists`] is written.
+enum JsonField<N> {
+    /// The same JSON for every object: the type's name.
+    Constant(Vec<u8>),
+    /// A column.
+    Column(fn(&N) -> Column<'_>),
+}
+
+impl<N: Fields> JsonLists<N> {
+    /// How lists of `N` in context `ctx` are written, when its request allows JSON lists and the
+    /// selection holds only columns; `None` otherwise. Also `None` when it holds no field at all
+    /// (each one skipped by `@skip` or `@include`): async-graphql makes such objects null.
+    pub(super) fn of(ctx: &ContextSelectionSet<'_>) -> Option<Self> {
+        ctx.data_opt::<ListsAsJson>()?;
+        let plan = Plan::<N>::of(&ctx.item.node)?;
+        if plan.slots.is_empty() {
+            return None;
         }
-        Value::Object(fields) => {
-            out.push(b'{');
-            for (index, (key, item)) in fields.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                serde_json::to_writer(&mut *out, key.as_str())?;
-                out.push(b':');
-                write_value(out, item)?;
-            }
-            out.push(b'}');
-        }
-        scalar => serde_json::to_writer(out, scalar)?,
+        let fields = plan
+            .template
+            .keys()
+            .zip(plan.slots)
+            .enumerate()
+            .map(|(index, (key, slot))| {
+                let field = match slot {
+                    Slot::Typename => {
+                        JsonField::Constant(serde_json::to_vec(&N::type_name()).ok()?)
+                    }
+                    Slot::Column(read) => JsonField::Column(read),
+                    Slot::All(_) => return None,
+                };
+                let mut json = vec![if index == 0 { b'{' } else { b',' }];
+                serde_json::to_writer(&mut json, key.as_str()).ok()?;
+                json.push(b':');
+                Some((json, field))
+            })
+            .collect::<Option<_>>()?;
+        Some(Self { fields })
     }
-    Ok(())
+
+    /// `nodes` as the list's JSON, a binary value (see the module): what `serde_json` writes
+    /// for the objects' values.
+    pub(super) fn write(&self, nodes: &[N]) -> Result<Value, ApiError> {
+        let failed = |error| ApiError::internal(format!("a list as JSON: {error}"));
+        let mut json = Vec::with_capacity(2 + nodes.len() * 24 * self.fields.len());
+        json.push(b'[');
+        for (index, node) in nodes.iter().enumerate() {
+            if index > 0 {
+                json.push(b',');
+            }
+            for (key, field) in &self.fields {
+                json.extend_from_slice(key);
+                match field {
+                    JsonField::Constant(value) => json.extend_from_slice(value),
+                    JsonField::Column(read) => read(node).write_json(&mut json).map_err(failed)?,
+                }
+            }
+            json.push(b'}');
+        }
+        json.push(b']');
+        Ok(Value::Binary(json.into()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::{Name, Pos, ServerError, indexmap::IndexMap, parser::parse_query};
+    use async_graphql::parser::parse_query;
 
     use super::*;
-
-    fn object(fields: Vec<(&str, Value)>) -> Value {
-        Value::Object(
-            fields
-                .into_iter()
-                .map(|(key, value)| (Name::new(key), value))
-                .collect::<IndexMap<_, _>>(),
-        )
-    }
-
-    /// A response with every kind of value, escapes, errors and extensions.
-    fn response(data: Value) -> Response {
-        let mut error = ServerError::new("bad \"input\"\n", Some(Pos { line: 2, column: 7 }));
-        error.path = vec![
-            async_graphql::PathSegment::Field("authors".into()),
-            async_graphql::PathSegment::Index(3),
-        ];
-        let mut response = Response::new(data).extension("cost", Value::from(12));
-        response.errors.push(error);
-        response
-    }
-
-    #[test]
-    fn writes_what_serde_json_writes() {
-        let data = object(vec![
-            ("null", Value::Null),
-            ("yes", Value::Boolean(true)),
-            ("int", Value::from(-42)),
-            ("float", Value::from(1.5)),
-            (
-                "text",
-                Value::from("quote \" backslash \\ tab \t é 😀 \u{1}"),
-            ),
-            ("enum", Value::Enum(Name::new("PUBLISHED_YEAR"))),
-            ("empty", Value::List(vec![])),
-            ("emptyObject", object(vec![])),
-            (
-                "list",
-                Value::List(vec![object(vec![("a", Value::from(1))]), Value::Null]),
-            ),
-        ]);
-        for response in [response(data.clone()), Response::new(data)] {
-            assert_eq!(
-                String::from_utf8(to_json(&response).unwrap()).unwrap(),
-                serde_json::to_string(&response).unwrap()
-            );
-        }
-    }
-
-    #[test]
-    fn copies_lists_already_written() {
-        let list = Value::Binary(br#"[{"id":"1"},{"id":"2"}]"#.to_vec().into());
-        let response = Response::new(object(vec![("nodes", list), ("n", Value::from(2))]));
-        assert_eq!(
-            to_json(&response).unwrap(),
-            br#"{"data":{"nodes":[{"id":"1"},{"id":"2"}],"n":2}}"#
-        );
-    }
 
     #[test]
     fn allowed_only_without_fragments_or_repeated_keys() {

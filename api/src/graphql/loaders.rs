@@ -2,12 +2,12 @@
 //! statement count is deterministic and no cache outlives its request.
 //!
 //! Each loader groups its keys by their argument set and runs one statement per distinct set.
-//! A key names its argument set by number ([`ArgSets`]).
+//! A key carries its argument set [`Interned`]: hashed and compared by number, held by `Arc`.
 
 use std::{
     collections::HashMap,
     hash::{Hash, Hasher},
-    marker::PhantomData,
+    ops::Deref,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
@@ -19,127 +19,127 @@ use sea_orm::DatabaseConnection;
 use super::batching::Standstill;
 use crate::{
     error::{ApiError, ApiResult},
-    metrics::Metrics,
     store::{
-        self, Cursor, Ordering, Page,
+        self, Ordering, Page, Window,
         book::{BookFilter, BookSort},
     },
 };
 
+/// Where the loaders report the number of keys of each batch they send (the server's metrics).
+pub trait BatchObserver: Send + Sync + 'static {
+    /// `loader` sent a batch of `keys` keys.
+    fn batch_loaded(&self, loader: &'static str, keys: usize);
+}
+
+/// Reports nowhere.
+impl BatchObserver for () {
+    fn batch_loaded(&self, _: &'static str, _: usize) {}
+}
+
 /// The arguments of one `Author.books` field: the part of a loader key shared by all authors.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 pub struct BooksArgs {
-    /// Books per author, at most.
-    pub first: u64,
-    /// Only books after this cursor.
-    pub after: Option<Cursor>,
+    /// The page of each author: `first` and `after`.
+    pub window: Window,
     /// Only matching books.
-    pub filter: BookFilter,
+    pub filter: Interned<BookFilter>,
     /// Their order.
     pub ordering: Ordering<BookSort>,
 }
 
-/// The number of an argument set of type `A` in its request's [`ArgSets`].
-pub struct ArgsId<A>(usize, PhantomData<fn() -> A>);
+/// An argument set of one request and its number there. Keys hash and compare the number (the
+/// DataLoader hashes and clones every key several times on its way), and carry the set.
+pub struct Interned<A> {
+    number: usize,
+    args: Arc<A>,
+}
 
-// By hand: derived, they would ask the same of `A`.
-impl<A> Clone for ArgsId<A> {
+impl<A> Deref for Interned<A> {
+    type Target = A;
+
+    fn deref(&self) -> &A {
+        &self.args
+    }
+}
+
+// By hand: derived, they would ask the same of `A` and compare whole sets.
+impl<A> Clone for Interned<A> {
     fn clone(&self) -> Self {
-        *self
-    }
-}
-impl<A> Copy for ArgsId<A> {}
-impl<A> PartialEq for ArgsId<A> {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-impl<A> Eq for ArgsId<A> {}
-impl<A> Hash for ArgsId<A> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.hash(state);
-    }
-}
-impl<A> std::fmt::Debug for ArgsId<A> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ArgsId({})", self.0)
-    }
-}
-
-/// The distinct argument sets of one request's fields, each known by its number. A loader key
-/// holds the number, so the DataLoader, which hashes and clones every key several times on its
-/// way, hashes and copies two integers instead of an ordering, a filter and a cursor (11% less
-/// server CPU per request under Q1; BENCHMARKS.md).
-pub struct ArgSets<A>(Mutex<Numbered<A>>);
-
-/// Argument sets and their numbers: set `n` is `sets[n]`.
-struct Numbered<A> {
-    ids: HashMap<Arc<A>, ArgsId<A>>,
-    sets: Vec<Arc<A>>,
-}
-
-impl<A: Eq + Hash> ArgSets<A> {
-    fn new() -> Arc<Self> {
-        Arc::new(Self(Mutex::new(Numbered {
-            ids: HashMap::new(),
-            sets: Vec::new(),
-        })))
-    }
-
-    /// The number of `args`: the same for equal sets.
-    pub fn id(&self, args: A) -> ArgsId<A> {
-        let mut numbered = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(id) = numbered.ids.get(&args) {
-            return *id;
+        Self {
+            number: self.number,
+            args: Arc::clone(&self.args),
         }
-        let id = ArgsId(numbered.sets.len(), PhantomData);
-        let args = Arc::new(args);
-        numbered.sets.push(Arc::clone(&args));
-        numbered.ids.insert(args, id);
-        id
+    }
+}
+impl<A> PartialEq for Interned<A> {
+    fn eq(&self, other: &Self) -> bool {
+        self.number == other.number
+    }
+}
+impl<A> Eq for Interned<A> {}
+impl<A> Hash for Interned<A> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.number.hash(state);
+    }
+}
+impl<A: std::fmt::Debug> std::fmt::Debug for Interned<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{} {:?}", self.number, self.args)
+    }
+}
+
+/// The distinct argument sets of one request: equal sets get the same number.
+pub struct Interner<A>(Mutex<HashMap<Arc<A>, usize>>);
+
+impl<A: Eq + Hash> Interner<A> {
+    fn new() -> Self {
+        Self(Mutex::new(HashMap::new()))
     }
 
-    /// The set numbered `id`.
-    fn get(&self, id: ArgsId<A>) -> ApiResult<Arc<A>> {
-        let numbered = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        numbered
-            .sets
-            .get(id.0)
-            .cloned()
-            .ok_or_else(|| ApiError::internal(format!("no argument set {}", id.0)))
+    /// `args`, numbered: the same number for equal sets.
+    pub fn intern(&self, args: A) -> Interned<A> {
+        let mut numbers = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((args, number)) = numbers.get_key_value(&args) {
+            return Interned {
+                number: *number,
+                args: Arc::clone(args),
+            };
+        }
+        let number = numbers.len();
+        let args = Arc::new(args);
+        numbers.insert(Arc::clone(&args), number);
+        Interned { number, args }
     }
 }
 
 /// `Author.books`: one statement per distinct [`BooksArgs`], whatever the number of authors: a
-/// `JOIN LATERAL` page per author on PostgreSQL for integer orderings, else one
+/// `JOIN LATERAL` page per author on PostgreSQL, else one
 /// `ROW_NUMBER() OVER (PARTITION BY author_id …)` (see [`store::book::page_per_author`]).
-pub struct BooksByAuthorLoader(DatabaseConnection, Metrics, Arc<ArgSets<BooksArgs>>);
+pub struct BooksByAuthorLoader(DatabaseConnection, Arc<dyn BatchObserver>);
 
-impl Loader<(i64, ArgsId<BooksArgs>)> for BooksByAuthorLoader {
+impl Loader<(i64, Interned<BooksArgs>)> for BooksByAuthorLoader {
     /// Shared, because the DataLoader clones each value on its way to the resolver that asked.
     type Value = Arc<Page<book::Model>>;
     type Error = ApiError;
 
     async fn load(
         &self,
-        keys: &[(i64, ArgsId<BooksArgs>)],
-    ) -> ApiResult<HashMap<(i64, ArgsId<BooksArgs>), Self::Value>> {
+        keys: &[(i64, Interned<BooksArgs>)],
+    ) -> ApiResult<HashMap<(i64, Interned<BooksArgs>), Self::Value>> {
         self.1.batch_loaded("books_by_author", keys.len());
         let mut pages = HashMap::with_capacity(keys.len());
-        for (args_id, author_ids) in group_by_args(keys) {
-            let args = self.2.get(args_id)?;
+        for (args, author_ids) in group_by_args(keys) {
             let mut found = store::book::page_per_author(
                 &self.0,
                 &author_ids,
                 &args.filter,
                 &args.ordering,
-                args.first,
-                args.after.as_ref(),
+                &args.window,
             )
             .await?;
             for id in author_ids {
                 let page = found.remove(&id).unwrap_or_default();
-                pages.insert((id, args_id), Arc::new(page));
+                pages.insert((id, args.clone()), Arc::new(page));
             }
         }
         Ok(pages)
@@ -148,24 +148,23 @@ impl Loader<(i64, ArgsId<BooksArgs>)> for BooksByAuthorLoader {
 
 /// `Author.bookCount` and `Author.books.totalCount`: one `GROUP BY author_id` statement per
 /// distinct filter.
-pub struct BookCountByAuthorLoader(DatabaseConnection, Metrics, Arc<ArgSets<BookFilter>>);
+pub struct BookCountByAuthorLoader(DatabaseConnection, Arc<dyn BatchObserver>);
 
-impl Loader<(i64, ArgsId<BookFilter>)> for BookCountByAuthorLoader {
+impl Loader<(i64, Interned<BookFilter>)> for BookCountByAuthorLoader {
     type Value = u64;
     type Error = ApiError;
 
     async fn load(
         &self,
-        keys: &[(i64, ArgsId<BookFilter>)],
-    ) -> ApiResult<HashMap<(i64, ArgsId<BookFilter>), u64>> {
+        keys: &[(i64, Interned<BookFilter>)],
+    ) -> ApiResult<HashMap<(i64, Interned<BookFilter>), u64>> {
         self.1.batch_loaded("book_count_by_author", keys.len());
         let mut counts = HashMap::with_capacity(keys.len());
-        for (filter_id, author_ids) in group_by_args(keys) {
-            let filter = self.2.get(filter_id)?;
+        for (filter, author_ids) in group_by_args(keys) {
             let found = store::book::count_per_author(&self.0, &author_ids, &filter).await?;
             for id in author_ids {
                 let count = found.get(&id).copied().unwrap_or(0);
-                counts.insert((id, filter_id), count);
+                counts.insert((id, filter.clone()), count);
             }
         }
         Ok(counts)
@@ -173,7 +172,7 @@ impl Loader<(i64, ArgsId<BookFilter>)> for BookCountByAuthorLoader {
 }
 
 /// `Book.author`: one `WHERE id IN (…)` statement for all the books being resolved.
-pub struct AuthorByIdLoader(DatabaseConnection, Metrics);
+pub struct AuthorByIdLoader(DatabaseConnection, Arc<dyn BatchObserver>);
 
 impl Loader<i64> for AuthorByIdLoader {
     type Value = author::Model;
@@ -187,10 +186,10 @@ impl Loader<i64> for AuthorByIdLoader {
 }
 
 /// Splits `(id, args)` keys into one list of ids per distinct argument set.
-fn group_by_args<A>(keys: &[(i64, ArgsId<A>)]) -> HashMap<ArgsId<A>, Vec<i64>> {
-    let mut groups: HashMap<ArgsId<A>, Vec<i64>> = HashMap::new();
+fn group_by_args<A>(keys: &[(i64, Interned<A>)]) -> HashMap<Interned<A>, Vec<i64>> {
+    let mut groups: HashMap<Interned<A>, Vec<i64>> = HashMap::new();
     for (id, args) in keys {
-        groups.entry(*args).or_default().push(*id);
+        groups.entry(args.clone()).or_default().push(*id);
     }
     groups
 }
@@ -204,36 +203,40 @@ pub struct Loaders {
     /// See [`AuthorByIdLoader`].
     pub authors: DataLoader<AuthorByIdLoader>,
     /// The argument sets of the `books` keys.
-    pub books_args: Arc<ArgSets<BooksArgs>>,
+    pub books_args: Interner<BooksArgs>,
     /// The filters of the `book_counts` keys.
-    pub book_filters: Arc<ArgSets<BookFilter>>,
+    pub book_filters: Interner<BookFilter>,
 }
 
 impl Loaders {
     /// Fresh loaders over `db` whose batches start at the request's standstills, with no
     /// further delay and no size limit: the complexity limit already bounds the keys of a
     /// request, and splitting a batch would make the statement count depend on the data.
-    pub fn new(db: &DatabaseConnection, metrics: &Metrics, standstill: &Standstill) -> Self {
-        let (db, metrics) = (db.clone(), metrics.clone());
-        let (books_args, book_filters) = (ArgSets::new(), ArgSets::new());
-        Self {
-            books: DataLoader::new(
-                BooksByAuthorLoader(db.clone(), metrics.clone(), Arc::clone(&books_args)),
-                standstill.spawner(),
-            )
-            .delay(Duration::ZERO)
-            .max_batch_size(usize::MAX),
-            book_counts: DataLoader::new(
-                BookCountByAuthorLoader(db.clone(), metrics.clone(), Arc::clone(&book_filters)),
-                standstill.spawner(),
-            )
-            .delay(Duration::ZERO)
-            .max_batch_size(usize::MAX),
-            authors: DataLoader::new(AuthorByIdLoader(db, metrics), standstill.spawner())
+    pub fn new(
+        db: &DatabaseConnection,
+        batches: &Arc<dyn BatchObserver>,
+        standstill: &Standstill,
+    ) -> Self {
+        fn loader<L: Send + Sync + 'static>(loader: L, standstill: &Standstill) -> DataLoader<L> {
+            DataLoader::new(loader, standstill.spawner())
                 .delay(Duration::ZERO)
-                .max_batch_size(usize::MAX),
-            books_args,
-            book_filters,
+                .max_batch_size(usize::MAX)
+        }
+        Self {
+            books: loader(
+                BooksByAuthorLoader(db.clone(), Arc::clone(batches)),
+                standstill,
+            ),
+            book_counts: loader(
+                BookCountByAuthorLoader(db.clone(), Arc::clone(batches)),
+                standstill,
+            ),
+            authors: loader(
+                AuthorByIdLoader(db.clone(), Arc::clone(batches)),
+                standstill,
+            ),
+            books_args: Interner::new(),
+            book_filters: Interner::new(),
         }
     }
 }

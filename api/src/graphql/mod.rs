@@ -1,84 +1,107 @@
 //! The GraphQL schema: types wrap entities, resolvers parse arguments, call `store` or a loader,
-//! and wrap the result.
+//! and wrap the result. It depends on the store, the domain types and the error type below it,
+//! never on the application's configuration or its HTTP layer.
 
 mod author;
 mod batching;
 mod book;
 mod connection;
+mod fields;
 mod inputs;
 mod json;
 mod limits;
 mod lists;
 mod loaders;
+mod mutation;
+mod query;
+mod relations;
+mod response;
 
-use async_graphql::{
-    Context, EmptySubscription, MergedObject, Request, Response, Schema, SchemaBuilder,
-};
+use std::sync::Arc;
+
+use async_graphql::{Context, EmptySubscription, Request, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-pub use self::inputs::{MAX_PAGE_SIZE_LIMIT, MaxPageSize};
-pub use self::json::to_json;
-use self::{batching::Standstill, json::ListsAsJson, loaders::Loaders};
-use crate::{
-    config::Config,
-    error::{ApiError, ApiResult},
-    metrics::Metrics,
+use self::{batching::Standstill, inputs::MaxPageSize, json::ListsAsJson, loaders::Loaders};
+pub use self::{
+    fields::{Fields, Resolve},
+    inputs::MAX_PAGE_SIZE_LIMIT,
+    loaders::BatchObserver,
+    mutation::MutationRoot,
+    query::QueryRoot,
+    response::Reply,
 };
-
-/// Every query of the API.
-#[derive(MergedObject, Default)]
-#[graphql(name = "Query")]
-pub struct QueryRoot(author::AuthorQuery, book::BookQuery);
-
-/// Every mutation of the API.
-#[derive(MergedObject, Default)]
-#[graphql(name = "Mutation")]
-pub struct MutationRoot(author::AuthorMutation, book::BookMutation);
+use crate::error::{ApiError, ApiResult};
 
 /// The service's schema type.
 pub type ApiSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema without data or limits: enough to print the SDL, with no database.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        EmptySubscription,
-    )
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
 }
 
-/// The schema that serves requests over `db`, with the limits and switches of `config`
-/// (`API.md` § Limits). It registers no extension: `lists` resolves lists a field at a time,
-/// without the per-field hooks an extension would expect.
-pub fn build_schema(db: DatabaseConnection, config: &Config) -> ApiSchema {
-    let builder = schema_builder()
-        .data(db)
-        .data(MaxPageSize(config.max_page_size))
-        .limit_depth(config.max_query_depth)
-        .limit_complexity(config.max_query_complexity);
-    if config.disable_introspection {
-        builder.disable_introspection().finish()
-    } else {
-        builder.finish()
-    }
+/// What the schema refuses (docs/reference.md § Limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest `first` or `last`, at most [`MAX_PAGE_SIZE_LIMIT`].
+    pub max_page_size: u32,
+    /// Deepest selection.
+    pub max_depth: usize,
+    /// Highest complexity: page sizes times the fields under them.
+    pub max_complexity: usize,
+    /// Whether introspection queries are answered.
+    pub introspection: bool,
 }
 
-/// Executes one request with fresh per-request loaders whose batches are deterministic. Lists of
-/// columns may come already written as JSON (`json`): write the response with [`to_json`].
-pub async fn execute(
-    schema: &ApiSchema,
-    db: &DatabaseConnection,
-    metrics: &Metrics,
-    mut request: Request,
-) -> Response {
-    if request.parsed_query().is_ok_and(ListsAsJson::allowed) {
-        request = request.data(ListsAsJson);
+/// The GraphQL service: the schema over a database, executing each request with fresh loaders.
+#[derive(Clone)]
+pub struct Service {
+    schema: ApiSchema,
+    db: DatabaseConnection,
+    batches: Arc<dyn BatchObserver>,
+}
+
+impl Service {
+    /// The service over `db`, refusing what `limits` refuse; the loaders report the size of each
+    /// batch to `batches`.
+    ///
+    /// It registers no extension: `lists` resolves lists a field at a time, without the
+    /// per-field hooks an extension would expect.
+    pub fn new(db: DatabaseConnection, limits: Limits, batches: Arc<dyn BatchObserver>) -> Self {
+        let builder = schema_builder()
+            .data(db.clone())
+            .data(MaxPageSize(limits.max_page_size.min(MAX_PAGE_SIZE_LIMIT)))
+            .limit_depth(limits.max_depth)
+            .limit_complexity(limits.max_complexity);
+        let schema = if limits.introspection {
+            builder.finish()
+        } else {
+            builder.disable_introspection().finish()
+        };
+        Self {
+            schema,
+            db,
+            batches,
+        }
     }
-    let standstill = Standstill::new();
-    let request = request.data(Loaders::new(db, metrics, &standstill));
-    let mut response = standstill.run(schema.execute(request)).await;
-    limits::add_limit_codes(&mut response);
-    response
+
+    /// The schema.
+    pub fn schema(&self) -> &ApiSchema {
+        &self.schema
+    }
+
+    /// Executes one request, with fresh per-request loaders whose batches are deterministic.
+    pub async fn execute(&self, mut request: Request) -> Reply {
+        if request.parsed_query().is_ok_and(ListsAsJson::allowed) {
+            request = request.data(ListsAsJson);
+        }
+        let standstill = Standstill::new();
+        let request = request.data(Loaders::new(&self.db, &self.batches, &standstill));
+        let mut response = standstill.run(self.schema.execute(request)).await;
+        limits::add_limit_codes(&mut response);
+        Reply::new(response)
+    }
 }
 
 /// Typed access to what resolvers need from the context.

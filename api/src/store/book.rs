@@ -189,9 +189,9 @@ pub async fn page_per_author(
     author_ids: &[i64],
     filter: &BookFilter,
     ordering: &Ordering<BookSort>,
-    first: u64,
-    after: Option<&crate::store::Cursor>,
+    window: &Window,
 ) -> ApiResult<HashMap<i64, Page<book::Model>>> {
+    let first = window.limit;
     // Each id of the `LATERAL` statement reads its own page, so a repeated id would repeat it.
     let mut author_ids = author_ids.to_vec();
     author_ids.sort_unstable();
@@ -201,7 +201,7 @@ pub async fn page_per_author(
     }
     let backend = db.get_database_backend();
     let mut condition = filter.condition(backend);
-    if let Some(after) = after {
+    if let Some(after) = &window.after {
         condition = condition.add(ordering.beyond(after, true));
     }
     let statement = if backend == DbBackend::Postgres {

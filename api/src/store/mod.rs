@@ -196,6 +196,18 @@ pub struct Window {
     pub from_end: bool,
 }
 
+impl Window {
+    /// The first `limit` rows after `after`, or from the start.
+    pub fn forward(limit: u64, after: Option<Cursor>) -> Self {
+        Self {
+            after,
+            before: None,
+            limit,
+            from_end: false,
+        }
+    }
+}
+
 /// A page of rows in display order, and whether more rows lie beyond it in the reading direction.
 #[derive(Debug, Clone)]
 pub struct Page<M> {

@@ -1,43 +1,27 @@
-//! GraphQL input types and their parsing into the store's domain types.
-//!
-//! Parsing is where the contract's argument rules live (`API.md` § Semantics): IDs are integers,
-//! page sizes lie in `0..=max`, `first` and `last` exclude each other, cursors belong to their
-//! ordering, and mutation inputs become the validated values of [`crate::domain`].
+//! The arguments of lists: pages, orderings and filters.
 
-use async_graphql::{Enum, ID, InputObject, MaybeUndefined};
+use async_graphql::{Enum, ID, InputObject};
 
+use super::parse_id;
 use crate::{
-    domain::{AuthorName, BookTitle, PublishedYear},
+    domain::{AuthorName, BookTitle},
     error::{ApiError, ApiResult},
     store::{
         Direction, Ordering, SortField, Window,
-        author::{AuthorFilter as AuthorFilterArgs, AuthorSort},
-        book::{BookChanges, BookFilter as BookFilterArgs, BookSort, NewBook},
+        author::{AuthorFilter, AuthorSort},
+        book::{BookFilter, BookSort},
     },
 };
 
 /// Page size when a list is asked for with neither `first` nor `last`.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
 
-/// The highest `MAX_PAGE_SIZE` the service accepts.
+/// The highest page-size limit the service accepts.
 pub const MAX_PAGE_SIZE_LIMIT: u32 = 1_000;
 
-/// The largest page a client may ask for; schema data, set from `MAX_PAGE_SIZE`.
+/// The largest page a client may ask for; schema data.
 #[derive(Debug, Clone, Copy)]
 pub struct MaxPageSize(pub u32);
-
-/// Reads a client-supplied ID as the integer key it stands for.
-///
-/// # Errors
-/// `BAD_USER_INPUT` naming `argument` when the ID is not a decimal 64-bit integer.
-pub fn parse_id(argument: &str, id: &ID) -> ApiResult<i64> {
-    id.parse::<i64>().map_err(|_| {
-        ApiError::bad_input(format!(
-            "`{argument}` must be an integer ID such as \"42\", got {:?}",
-            id.as_str()
-        ))
-    })
-}
 
 /// Which way a list is sorted.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,7 +84,8 @@ pub struct BookOrder {
 
 /// Which authors to list; every condition given must hold, and an empty filter matches all.
 #[derive(InputObject, Debug, Clone, Default)]
-pub struct AuthorFilter {
+#[graphql(name = "AuthorFilter")]
+pub struct AuthorFilterInput {
     /// Only authors whose name contains this text, ignoring case.
     pub name_contains: Option<String>,
     /// Only authors with one of these IDs.
@@ -109,7 +94,8 @@ pub struct AuthorFilter {
 
 /// Which books to list; every condition given must hold, and an empty filter matches all.
 #[derive(InputObject, Debug, Clone, Default)]
-pub struct BookFilter {
+#[graphql(name = "BookFilter")]
+pub struct BookFilterInput {
     /// Only books whose title contains this text, ignoring case.
     pub title_contains: Option<String>,
     /// Only books published in this year or later.
@@ -121,14 +107,14 @@ pub struct BookFilter {
 /// Most IDs an `ids` filter may list.
 pub const MAX_FILTER_IDS: usize = 1_000;
 
-impl AuthorFilter {
+impl AuthorFilterInput {
     /// The store's form of an optional filter.
     ///
     /// # Errors
     /// `BAD_USER_INPUT` for a malformed ID, too many IDs or an unusable `nameContains`.
-    pub fn parse(filter: Option<Self>) -> ApiResult<AuthorFilterArgs> {
+    pub fn parse(filter: Option<Self>) -> ApiResult<AuthorFilter> {
         let Some(filter) = filter else {
-            return Ok(AuthorFilterArgs::default());
+            return Ok(AuthorFilter::default());
         };
         let ids = match filter.ids {
             Some(ids) if ids.len() > MAX_FILTER_IDS => {
@@ -144,7 +130,7 @@ impl AuthorFilter {
             ),
             None => None,
         };
-        Ok(AuthorFilterArgs {
+        Ok(AuthorFilter {
             name_contains: needle(
                 "filter.nameContains",
                 filter.name_contains,
@@ -155,14 +141,14 @@ impl AuthorFilter {
     }
 }
 
-impl BookFilter {
+impl BookFilterInput {
     /// The store's form of an optional filter.
     ///
     /// # Errors
     /// `BAD_USER_INPUT` for an unusable `titleContains`.
-    pub fn parse(filter: Option<Self>) -> ApiResult<BookFilterArgs> {
+    pub fn parse(filter: Option<Self>) -> ApiResult<BookFilter> {
         let filter = filter.unwrap_or_default();
-        Ok(BookFilterArgs {
+        Ok(BookFilter {
             title_contains: needle(
                 "filter.titleContains",
                 filter.title_contains,
@@ -276,7 +262,7 @@ pub fn optional_page_size(argument: &str, value: Option<i32>, max: MaxPageSize) 
 }
 
 /// The complexity of a list field: its page size times the cost of one element, so aliases and
-/// nested pages add up (`API.md` § Limits).
+/// nested pages add up (docs/reference.md § Limits).
 ///
 /// A size outside `0..=MAX_PAGE_SIZE_LIMIT` counts as 1: the resolver refuses it with
 /// `BAD_USER_INPUT` naming the page-size limit, before any SQL runs.
@@ -292,124 +278,4 @@ pub fn list_complexity(first: Option<i32>, last: Option<i32>, child: usize) -> u
     usize::try_from(size)
         .unwrap_or(1)
         .saturating_mul(child.max(1))
-}
-
-/// A new author, with books to create in the same transaction.
-#[derive(InputObject, Debug, Clone)]
-pub struct CreateAuthorInput {
-    /// The name, 1 to 100 characters after trimming.
-    pub name: String,
-    /// Books to create with the author; all are written or none.
-    pub books: Option<Vec<NewBookInput>>,
-}
-
-/// A book created together with its author.
-#[derive(InputObject, Debug, Clone)]
-pub struct NewBookInput {
-    /// The title, 1 to 200 characters after trimming.
-    pub title: String,
-    /// The year of publication, -9999 to 9999.
-    pub published_year: Option<i32>,
-}
-
-/// Changes to an author; omitted fields keep their value.
-#[derive(InputObject, Debug, Clone)]
-pub struct UpdateAuthorInput {
-    /// A new name, 1 to 100 characters after trimming.
-    pub name: Option<String>,
-}
-
-/// A new book of an existing author.
-#[derive(InputObject, Debug, Clone)]
-pub struct CreateBookInput {
-    /// The author, who must exist.
-    pub author_id: ID,
-    /// The title, 1 to 200 characters after trimming.
-    pub title: String,
-    /// The year of publication, -9999 to 9999.
-    pub published_year: Option<i32>,
-}
-
-/// Changes to a book; omitted fields keep their value.
-#[derive(InputObject, Debug, Clone)]
-pub struct UpdateBookInput {
-    /// A new title, 1 to 200 characters after trimming.
-    pub title: Option<String>,
-    /// A new year of publication, -9999 to 9999; `null` clears it.
-    pub published_year: MaybeUndefined<i32>,
-    /// Move the book to this author, who must exist.
-    pub author_id: Option<ID>,
-}
-
-impl CreateAuthorInput {
-    /// The validated name and books.
-    ///
-    /// # Errors
-    /// `BAD_USER_INPUT` naming the first invalid field.
-    pub fn parse(self) -> ApiResult<(AuthorName, Vec<NewBook>)> {
-        let name = AuthorName::parse("input.name", &self.name)?;
-        let books = self
-            .books
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-            .map(|(i, book)| {
-                new_book(
-                    &format!("input.books[{i}]"),
-                    &book.title,
-                    book.published_year,
-                )
-            })
-            .collect::<ApiResult<_>>()?;
-        Ok((name, books))
-    }
-}
-
-impl CreateBookInput {
-    /// The validated author id and book.
-    ///
-    /// # Errors
-    /// `BAD_USER_INPUT` naming the first invalid field.
-    pub fn parse(self) -> ApiResult<(i64, NewBook)> {
-        let author_id = parse_id("input.authorId", &self.author_id)?;
-        let book = new_book("input", &self.title, self.published_year)?;
-        Ok((author_id, book))
-    }
-}
-
-impl UpdateBookInput {
-    /// The validated changes.
-    ///
-    /// # Errors
-    /// `BAD_USER_INPUT` naming the first invalid field.
-    pub fn parse(self) -> ApiResult<BookChanges> {
-        let published_year = match self.published_year {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
-            MaybeUndefined::Value(year) => {
-                Some(Some(PublishedYear::parse("input.publishedYear", year)?))
-            }
-        };
-        Ok(BookChanges {
-            title: self
-                .title
-                .map(|title| BookTitle::parse("input.title", &title))
-                .transpose()?,
-            published_year,
-            author_id: self
-                .author_id
-                .map(|id| parse_id("input.authorId", &id))
-                .transpose()?,
-        })
-    }
-}
-
-/// A validated new book; `prefix` locates its fields in error messages.
-fn new_book(prefix: &str, title: &str, published_year: Option<i32>) -> ApiResult<NewBook> {
-    Ok(NewBook {
-        title: BookTitle::parse(&format!("{prefix}.title"), title)?,
-        published_year: published_year
-            .map(|year| PublishedYear::parse(&format!("{prefix}.publishedYear"), year))
-            .transpose()?,
-    })
 }
