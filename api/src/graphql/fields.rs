@@ -330,7 +330,77 @@ pub fn shared_error(at: &[Context<'_>], error: ServerError) -> Vec<ServerResult<
 
 #[cfg(test)]
 mod tests {
-    use super::Column;
+    use std::collections::BTreeMap;
+
+    use async_graphql::registry::Registry;
+
+    use super::{Column, Fields};
+    use crate::graphql::{author::Author, book::Book, connection::Connection};
+
+    /// Each field of `T` and its sorted arguments.
+    type Shape = BTreeMap<String, Vec<String>>;
+
+    /// `T`'s fields and arguments as the schema registers them.
+    fn in_schema<T: Fields>() -> Shape {
+        let mut registry = Registry::default();
+        T::create_type_info(&mut registry);
+        let fields = registry.types[T::type_name().as_ref()]
+            .fields()
+            .expect("an object type");
+        fields
+            .values()
+            .map(|field| {
+                let mut arguments: Vec<_> = field.args.keys().cloned().collect();
+                arguments.sort();
+                (field.name.clone(), arguments)
+            })
+            .collect()
+    }
+
+    /// `T`'s fields and arguments as its [`Fields::FIELDS`] declares them.
+    fn declared<T: Fields>() -> Shape {
+        let mut shape = Shape::new();
+        for field in T::FIELDS {
+            let mut arguments: Vec<_> = field.arguments.iter().map(|a| (*a).to_owned()).collect();
+            arguments.sort();
+            let again = shape.insert(field.name.to_owned(), arguments);
+            assert!(again.is_none(), "{} declared twice", field.name);
+        }
+        shape
+    }
+
+    /// Every field and argument lists resolve is the schema's, and every one of the schema is
+    /// known to lists: a field or argument added to a resolver and not to its type's `FIELDS`
+    /// (or its relation's `arguments!`) fails here.
+    #[test]
+    fn lists_know_every_field_and_argument_of_the_schema() {
+        let shapes = [
+            ("Author", in_schema::<Author>(), declared::<Author>()),
+            ("Book", in_schema::<Book>(), declared::<Book>()),
+            (
+                "AuthorConnection",
+                in_schema::<Connection<Author>>(),
+                declared::<Connection<Author>>(),
+            ),
+            (
+                "BookConnection",
+                in_schema::<Connection<Book>>(),
+                declared::<Connection<Book>>(),
+            ),
+        ];
+        for (name, schema, declared) in shapes {
+            assert!(!schema.is_empty(), "{name} has fields");
+            assert_eq!(
+                declared, schema,
+                "the fields of {name}: declared, then in the schema"
+            );
+        }
+        // The comparison sees arguments.
+        assert_eq!(
+            in_schema::<Author>()["books"],
+            ["after", "filter", "first", "orderBy"]
+        );
+    }
 
     #[test]
     fn columns_write_the_json_of_their_values() {

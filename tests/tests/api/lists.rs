@@ -11,7 +11,7 @@ use crate::helpers::{Backend, TestApp};
 /// A query shape written twice: with each `<…>` left out (resolved a field at a time) and made an
 /// inline fragment (resolved object by object). Spaces keep every position the same, so that
 /// errors point at the same line and column.
-fn both_ways(shape: &str) -> (String, String) {
+pub fn both_ways(shape: &str) -> (String, String) {
     let batched = shape.replace('<', "     ").replace('>', " ");
     let resolved = shape.replace('<', "... {").replace('>', "}");
     (batched, resolved)
@@ -19,7 +19,7 @@ fn both_ways(shape: &str) -> (String, String) {
 
 /// A response whose errors are sorted (the executor records them in the order its futures
 /// finish) and without their `errorId` (which differs by design: see `lists`).
-fn normalized(mut response: Value) -> Value {
+pub fn normalized(mut response: Value) -> Value {
     if let Some(errors) = response.get_mut("errors").and_then(Value::as_array_mut) {
         for error in errors.iter_mut() {
             if let Some(extensions) = error.get_mut("extensions").and_then(Value::as_object_mut) {
@@ -32,7 +32,7 @@ fn normalized(mut response: Value) -> Value {
 }
 
 /// Runs `shape` both ways and checks that they agree; returns the batched response.
-async fn same_both_ways(app: &TestApp, shape: &str) -> Value {
+pub async fn same_both_ways(app: &TestApp, shape: &str) -> Value {
     let (batched, resolved) = both_ways(shape);
     let (fast, fast_statements) = app.counted(&batched).await;
     let (slow, slow_statements) = app.counted(&resolved).await;

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod concurrency;
+mod fields;
 mod filters;
 mod fuzz;
 mod hostile;
