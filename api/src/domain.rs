@@ -1,4 +1,4 @@
-//! Validated values: parse, don't validate (`API.md` § Semantics: validation).
+//! Validated values: parse, don't validate (docs/reference.md § Validation).
 //!
 //! Text is trimmed and measured in Unicode characters, not bytes. Create and update paths share
 //! these types, and the store only accepts them, so unvalidated input cannot reach the database.

@@ -2,7 +2,7 @@
 //!
 //! Resolvers and store functions return [`ApiResult`]. The `custom-error-conversion` feature of
 //! async-graphql is on, so a database error can only reach a client through [`ApiError`], whose
-//! conversion logs the cause and sends a generic message (`API.md` § Errors).
+//! conversion logs the cause and sends a generic message (docs/reference.md § Errors).
 
 use std::sync::{
     Arc, LazyLock,
@@ -15,7 +15,7 @@ use sea_orm::DbErr;
 /// Result of every fallible operation of the API.
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Everything that can go wrong while answering a request, in the contract's vocabulary.
+/// Everything that can go wrong while answering a request, in the vocabulary of docs/reference.md § Errors.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// The client sent an argument the API cannot accept; the client sees `BAD_USER_INPUT` and the

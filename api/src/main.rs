@@ -13,7 +13,8 @@ use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 
 /// mimalloc instead of the system allocator: a GraphQL response is thousands of small
-/// allocations, and glibc's malloc and free were a fifth of the server's CPU (BENCHMARKS.md).
+/// allocations, and glibc's malloc and free were a large share of the server's CPU
+/// (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

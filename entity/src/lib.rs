@@ -1,6 +1,6 @@
 //! SeaORM entities for the authors-and-books domain, and nothing else.
 //!
-//! Column names and types mirror the contract (`API.md` § Database schema); the tables
+//! Column names and types mirror the reference (docs/reference.md § Database schema); the tables
 //! themselves are created by the `migration` crate, never from these definitions.
 
 pub mod author;

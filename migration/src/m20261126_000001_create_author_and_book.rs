@@ -1,4 +1,4 @@
-//! The `author` and `book` tables of `API.md` § Database schema, the cascading foreign key and the
+//! The `author` and `book` tables of docs/reference.md § Database schema, the cascading foreign key and the
 //! `idx_book_author_id` index.
 
 use sea_orm_migration::{prelude::*, schema::*};

@@ -20,8 +20,8 @@
 //! `YEAR` is `COALESCE(published_year, 2147483648)`: a book without a year sorts after every year
 //! in ascending order, and the constant (one past `i32::MAX`) is written into the expression, so
 //! a query that writes the same expression is served by the index; NULL itself could not be
-//! compared with a cursor. `idx_book_author_id` keeps its name (the contract's) and gains `id`,
-//! which the per-author pages are sorted by. On PostgreSQL the per-author indexes also carry the
+//! compared with a cursor. `idx_book_author_id` keeps its name (docs/reference.md § Database
+//! schema) and gains `id`, which the per-author pages are sorted by. On PostgreSQL the per-author indexes also carry the
 //! book's other columns (`INCLUDE`), so a nested page is read from the index alone, not from rows
 //! spread over the table. The trigram indexes are on `lower(…)`, exactly what the `contains`
 //! filter compares, with a partial one for terms of punctuation (see `TRIGRAMS`). They need the

@@ -7,7 +7,7 @@
 //! waits for the request's next *standstill*: its execution future returned `Pending`, was not woken
 //! meanwhile, and no batch is still handing out results. Every resolver that could register a key
 //! has then done so, and the number of statements of a request is fixed by the shape of the query
-//! (`API.md` § Semantics).
+//! (docs/reference.md § Types and semantics).
 
 use std::{
     future::Future,

@@ -1,12 +1,13 @@
-//! `QUERY_TOO_COMPLEX` for queries over the depth or complexity limit (`API.md` § Limits).
+//! `QUERY_TOO_COMPLEX` for queries over the depth or complexity limit (docs/reference.md
+//! § Limits).
 //!
 //! async-graphql enforces `limit_depth` and `limit_complexity` during validation, before any
 //! resolver (and so any SQL) runs, but reports them without an `extensions.code`; so does its
 //! check before validation, which refuses a selection nested deeper than 32 levels (deeper than
-//! any depth limit). This is the one
-//! place that recognises those errors and adds the code. It works on the response rather than as
-//! an async-graphql extension: any registered extension wraps every field's resolver, which cost
-//! about 5% of the server's CPU on nested pages.
+//! any depth limit). This is the one place that recognises those errors and adds the code. It
+//! works on the response rather than as an async-graphql extension: any registered extension
+//! wraps every field's resolver, which costs CPU on every field of a nested page
+//! (BENCHMARKS.md).
 
 use async_graphql::Response;
 

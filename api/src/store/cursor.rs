@@ -1,4 +1,4 @@
-//! Opaque keyset cursors (`API.md` § Pagination).
+//! Opaque keyset cursors (docs/reference.md § Pagination).
 //!
 //! A cursor holds the values of a row's sort keys, id last, and the name of the ordering they
 //! belong to, as URL-safe base64 of a small JSON document. It never holds an offset, so it stays

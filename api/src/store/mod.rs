@@ -57,7 +57,7 @@ pub trait SortField: Debug + Clone + Copy + PartialEq + Eq + Hash + Send + Sync 
 }
 
 /// A validated ordering: the requested keys without repeats, always ending with the id, so that
-/// pages never repeat or skip rows (`API.md` § Pagination).
+/// pages never repeat or skip rows (docs/reference.md § Pagination).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Ordering<F> {
     keys: Vec<(F, Direction)>,
@@ -183,7 +183,7 @@ impl<F: SortField> Ordering<F> {
     }
 }
 
-/// Which slice of an ordered list to read (`API.md` § Pagination).
+/// Which slice of an ordered list to read (docs/reference.md § Pagination).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Window {
     /// Only rows after this cursor.
@@ -340,7 +340,7 @@ fn found_by_trigrams(needle: &str) -> bool {
 }
 
 /// Case-insensitive substring match on every backend, with every character of `needle` matched
-/// literally (`API.md` § Semantics: filters).
+/// literally (docs/reference.md § Filters).
 ///
 /// SQLite's `LOWER` and `LIKE` fold ASCII letters only, so there it is a Unicode-aware
 /// case-insensitive `REGEXP` (Rust's `regex`, registered by sqlx) on the escaped needle. Elsewhere

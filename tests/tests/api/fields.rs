@@ -148,7 +148,7 @@ impl Shapes {
         for _ in 0..=self.below(3) {
             *key += 1;
             let field = match self.below(6) {
-                0 | 1 | 2 => format!("k{key}: nodes {{ {} }}", self.object("book", depth, key)),
+                0..=2 => format!("k{key}: nodes {{ {} }}", self.object("book", depth, key)),
                 3 => "totalCount".to_owned(),
                 4 => format!(
                     "k{key}: pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }}"

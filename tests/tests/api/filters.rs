@@ -1,4 +1,4 @@
-//! Filters (`API.md` § Semantics): case-insensitive `contains`, inclusive year ranges, ids; at the
+//! Filters (docs/reference.md § Types and semantics): case-insensitive `contains`, inclusive year ranges, ids; at the
 //! top level, nested, and in `bookCount`.
 
 use serde_json::json;

@@ -51,7 +51,7 @@ fn is_clear(response: &Value) -> bool {
         Some(errors) => errors.iter().all(|error| {
             let code = error["extensions"]["code"].as_str();
             // Variables of the wrong type are refused by async-graphql's validation, which keeps
-            // its own shape (no code), as the contract says.
+            // its own shape (no code), as docs/reference.md § Errors says.
             code.is_none_or(|code| code != "INTERNAL_SERVER_ERROR") && error["message"].is_string()
         }),
     }

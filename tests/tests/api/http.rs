@@ -1,4 +1,4 @@
-//! GraphQL over HTTP (`API.md` § GraphQL endpoint), in-process and once over a real socket.
+//! GraphQL over HTTP (docs/reference.md § GraphQL endpoint), in-process and once over a real socket.
 
 use axum::{
     body::Body,

@@ -1,4 +1,4 @@
-//! Depth and complexity limits refuse a query before any SQL runs (`API.md` § Limits).
+//! Depth and complexity limits refuse a query before any SQL runs (docs/reference.md § Limits).
 
 use crate::helpers::{Backend, TestApp, error_code};
 

@@ -1,4 +1,4 @@
-//! The schema the `migration` crate creates (`API.md` § Database schema), and the demo data.
+//! The schema the `migration` crate creates (docs/reference.md § Database schema), and the demo data.
 
 use api::seed::{Seeded, seed};
 use migration::{Migrator, MigratorTrait};

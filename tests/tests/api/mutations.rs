@@ -1,4 +1,4 @@
-//! Mutations (`API.md` § Semantics): atomic writes, validation before any transaction, NOT_FOUND
+//! Mutations (docs/reference.md § Types and semantics): atomic writes, validation before any transaction, NOT_FOUND
 //! for missing rows, fresh reads after writes, and no database text in errors.
 
 use sea_orm::ConnectionTrait;

@@ -18,3 +18,33 @@ fn schema_graphql_matches_the_live_schema() {
         );
     }
 }
+
+/// The SDL a user reads in `docs/reference.md` § Schema is `schema.graphql`, character for
+/// character (and so the live schema).
+#[test]
+fn the_reference_shows_schema_graphql() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let read = |path: &str| {
+        std::fs::read_to_string(format!("{root}/{path}"))
+            .unwrap_or_else(|error| panic!("{path}: {error}"))
+            .replace("\r\n", "\n")
+    };
+    let reference = read("docs/reference.md");
+    let schema = read("schema.graphql");
+    let blocks: Vec<&str> = reference
+        .split("```graphql\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap_or_default())
+        .collect();
+    assert_eq!(blocks.len(), 1, "one SDL block in docs/reference.md");
+    if blocks[0] != schema {
+        let diff = similar::TextDiff::from_lines(blocks[0], &schema);
+        panic!(
+            "the SDL in docs/reference.md differs from schema.graphql: copy schema.graphql into \
+             its ```graphql block.\n{}",
+            diff.unified_diff()
+                .context_radius(2)
+                .header("docs/reference.md", "schema.graphql")
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! The server as an operator and a browser see it (`API.md` § GraphQL endpoint, § Limits):
+//! The server as an operator and a browser see it (docs/reference.md § GraphQL endpoint, § Limits):
 //! CORS, body limit, timeouts, graceful shutdown, introspection switch, metrics, health under a
 //! database outage. Transport behaviour is tested over real sockets.
 

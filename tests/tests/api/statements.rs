@@ -1,5 +1,5 @@
 //! The number of SQL statements a request runs depends on the shape of the query, never on the
-//! number of rows (`API.md` § Semantics: no N+1).
+//! number of rows (docs/reference.md § Statements per request).
 
 use crate::helpers::{Backend, TestApp};
 

@@ -4,10 +4,10 @@
 //! names a server (for example `postgres://postgres@127.0.0.1:5432/postgres`): each creates a
 //! uniquely named database, runs the real migrations and drops the database when it ends.
 
-use std::sync::{
-    Arc, LazyLock, Mutex,
-    atomic::{AtomicBool, AtomicU32, Ordering},
-};
+mod databases;
+mod proxy;
+
+use std::sync::LazyLock;
 
 use api::{
     app::{AppState, build_app},
@@ -24,9 +24,12 @@ use axum::{
 };
 use http_body_util::BodyExt;
 use proptest::test_runner::TestRunner;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+use self::databases::{TempDatabase, TempFile};
+pub use self::proxy::TcpProxy;
 
 /// Runs each listed `async fn name(backend: Backend)` as one test per backend: `sqlite::name`
 /// always, `postgres::name` when `TEST_POSTGRES_URL` is set (otherwise it is ignored, with the
@@ -374,243 +377,4 @@ pub fn error_code(response: &Value) -> &str {
     response["errors"][0]["extensions"]["code"]
         .as_str()
         .unwrap_or_else(|| panic!("no error code in {response}"))
-}
-
-/// A uniquely named file in the temporary directory, removed (with SQLite's companions) on drop.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new(extension: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let name = format!(
-            "api_test_{}_{}.{extension}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        Self(std::env::temp_dir().join(name))
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// A uniquely named PostgreSQL database, dropped when the test ends (even by panicking).
-struct TempDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl TempDatabase {
-    async fn create(admin_url: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let name = format!(
-            "api_test_{}_{}_{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let admin = Database::connect(admin_url).await.unwrap_or_else(|err| {
-            panic!("TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {err}")
-        });
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .expect("create the test database");
-        admin.close().await.ok();
-        Self {
-            admin_url: admin_url.to_owned(),
-            name,
-        }
-    }
-
-    /// The database's URL, or through `port` on 127.0.0.1 instead of the server's own address.
-    fn url(&self, port: Option<u16>) -> String {
-        let base = self
-            .admin_url
-            .rsplit_once('/')
-            .map_or(self.admin_url.as_str(), |(base, _)| base);
-        let base = match (port, base.rsplit_once('@')) {
-            (Some(port), Some((credentials, _))) => format!("{credentials}@127.0.0.1:{port}"),
-            _ => base.to_owned(),
-        };
-        match port {
-            // Through the proxy in plain text, so that it can see which statement passes.
-            Some(_) => format!("{base}/{}?sslmode=disable", self.name),
-            None => format!("{base}/{}", self.name),
-        }
-    }
-}
-
-/// A TCP proxy on loopback that a test can cut (dropping every connection and refusing new ones)
-/// and restore, to play a database outage; or arm to cut the moment a client sends given bytes,
-/// to break a connection in the middle of a transaction.
-pub struct TcpProxy {
-    pub port: u16,
-    shared: Arc<ProxyState>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-/// The longest trip wire a [`TcpProxy`] can be armed with.
-pub const MAX_TRIP_WIRE: usize = 64;
-
-#[derive(Default)]
-struct ProxyState {
-    open: AtomicBool,
-    connections: Mutex<Vec<tokio::task::AbortHandle>>,
-    /// Bytes that, when a client sends them, cut the proxy before they are forwarded.
-    trip_wire: Mutex<Option<Vec<u8>>>,
-    tripped: AtomicU32,
-}
-
-impl ProxyState {
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        for connection in self.connections.lock().expect("not poisoned").drain(..) {
-            connection.abort();
-        }
-    }
-
-    /// Whether `bytes` hold the armed trip wire; disarms it when they do.
-    fn trips(&self, bytes: &[u8]) -> bool {
-        let mut wire = self.trip_wire.lock().expect("not poisoned");
-        let hit = wire
-            .as_deref()
-            .is_some_and(|wire| bytes.windows(wire.len()).any(|window| window == wire));
-        if hit {
-            *wire = None;
-            self.tripped.fetch_add(1, Ordering::SeqCst);
-        }
-        hit
-    }
-}
-
-impl TcpProxy {
-    /// Forwards 127.0.0.1:`port` to `target` (`host:port`).
-    pub async fn start(target: String) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a free port");
-        let port = listener.local_addr().expect("an address").port();
-        let shared = Arc::new(ProxyState::default());
-        shared.open.store(true, Ordering::SeqCst);
-        let accept = tokio::spawn({
-            let shared = Arc::clone(&shared);
-            async move {
-                while let Ok((inbound, _)) = listener.accept().await {
-                    if !shared.open.load(Ordering::SeqCst) {
-                        continue; // dropped: the connection is refused
-                    }
-                    let forward =
-                        tokio::spawn(forward(inbound, target.clone(), Arc::clone(&shared)));
-                    let mut connections = shared.connections.lock().expect("not poisoned");
-                    connections.retain(|connection| !connection.is_finished());
-                    connections.push(forward.abort_handle());
-                }
-            }
-        });
-        Self {
-            port,
-            shared,
-            accept,
-        }
-    }
-
-    /// Drops every connection and refuses new ones.
-    pub fn cut(&self) {
-        self.shared.cut();
-    }
-
-    /// Accepts and forwards connections again.
-    pub fn restore(&self) {
-        self.shared.open.store(true, Ordering::SeqCst);
-    }
-
-    /// Cuts the proxy, as [`TcpProxy::cut`], when a client next sends `bytes` (at most
-    /// [`MAX_TRIP_WIRE`] of them), which are not forwarded.
-    pub fn cut_when_sent(&self, bytes: &[u8]) {
-        assert!(
-            bytes.len() <= MAX_TRIP_WIRE,
-            "a trip wire of {} bytes",
-            bytes.len()
-        );
-        *self.shared.trip_wire.lock().expect("not poisoned") = Some(bytes.to_vec());
-    }
-
-    /// How many times an armed trip wire has cut the proxy.
-    pub fn tripped(&self) -> u32 {
-        self.shared.tripped.load(Ordering::SeqCst)
-    }
-}
-
-/// Copies bytes both ways between a client and `target` until either side closes, checking what
-/// the client sends against the trip wire.
-async fn forward(inbound: tokio::net::TcpStream, target: String, shared: Arc<ProxyState>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
-        return;
-    };
-    let (mut from_client, mut to_client) = inbound.into_split();
-    let (mut from_server, mut to_server) = outbound.into_split();
-    let upstream = async {
-        let mut buffer = vec![0; 64 * 1024];
-        // The end of what came before, so that a trip wire split across two reads is seen.
-        let mut seen = Vec::new();
-        loop {
-            let read = from_client.read(&mut buffer).await?;
-            if read == 0 {
-                return Ok(());
-            }
-            seen.extend_from_slice(&buffer[..read]);
-            if shared.trips(&seen) {
-                shared.cut();
-                return Ok(());
-            }
-            seen.drain(..seen.len().saturating_sub(MAX_TRIP_WIRE));
-            to_server.write_all(&buffer[..read]).await?;
-        }
-    };
-    let downstream = tokio::io::copy(&mut from_server, &mut to_client);
-    let _: std::io::Result<()> = tokio::select! {
-        result = upstream => result,
-        result = downstream => result.map(drop),
-    };
-}
-
-impl Drop for TcpProxy {
-    fn drop(&mut self) {
-        self.shared.cut();
-        self.accept.abort();
-    }
-}
-
-impl Drop for TempDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
-        // Drop runs outside any async context we can block on, so use a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            runtime.block_on(async {
-                let admin = Database::connect(&admin_url).await?;
-                admin.execute_unprepared(&sql).await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}", self.name);
-        }
-    }
 }
