@@ -6,7 +6,7 @@ use entity::author;
 use super::{
     book::Book,
     connection::{Connection, Node},
-    fields::{Column, Field, Fields, Relation},
+    fields::{Column, Field, Fields, Read, Relation, Typed},
     inputs::{BookFilterInput, BookOrder, list_complexity},
     relations::{BookCountArguments, BookCountOfAuthor, BooksArguments, BooksOfAuthor},
 };
@@ -20,10 +20,15 @@ impl Node for Author {
     const NAME: &'static str = "Author";
 }
 
+impl Author {
+    const ID: Read<Self> = |author| Column::Id(author.0.id);
+    const NAME: Read<Self> = |author| Column::Text(&author.0.name);
+}
+
 impl Fields for Author {
     const FIELDS: &'static [Field<Self>] = &[
-        Field::column("id", |author| Column::Id(author.0.id)),
-        Field::column("name", |author| Column::Text(&author.0.name)),
+        Field::column("id", Self::ID),
+        Field::column("name", Self::NAME),
         Field::relation::<BooksOfAuthor>("books"),
         Field::relation::<BookCountOfAuthor>("bookCount"),
     ];
@@ -33,13 +38,13 @@ impl Fields for Author {
 #[Object]
 impl Author {
     /// The author's unique ID.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Typed<'_, ID> {
+        Typed::of(self, Self::ID)
     }
 
     /// The author's name, 1 to 100 characters.
-    async fn name(&self) -> &str {
-        &self.0.name
+    async fn name(&self) -> Typed<'_, String> {
+        Typed::of(self, Self::NAME)
     }
 
     /// The author's books, a page at a time; all authors of a list share one SQL statement.

@@ -6,7 +6,7 @@ use entity::book;
 use super::{
     author::Author,
     connection::Node,
-    fields::{Column, Field, Fields, Relation},
+    fields::{Column, Field, Fields, Read, Relation, Typed},
     relations::AuthorOfBook,
 };
 use crate::error::ApiResult;
@@ -19,12 +19,19 @@ impl Node for Book {
     const NAME: &'static str = "Book";
 }
 
+impl Book {
+    const ID: Read<Self> = |book| Column::Id(book.0.id);
+    const TITLE: Read<Self> = |book| Column::Text(&book.0.title);
+    const PUBLISHED_YEAR: Read<Self> = |book| Column::Int(book.0.published_year);
+    const AUTHOR_ID: Read<Self> = |book| Column::Id(book.0.author_id);
+}
+
 impl Fields for Book {
     const FIELDS: &'static [Field<Self>] = &[
-        Field::column("id", |book| Column::Id(book.0.id)),
-        Field::column("title", |book| Column::Text(&book.0.title)),
-        Field::column("publishedYear", |book| Column::Int(book.0.published_year)),
-        Field::column("authorId", |book| Column::Id(book.0.author_id)),
+        Field::column("id", Self::ID),
+        Field::column("title", Self::TITLE),
+        Field::column("publishedYear", Self::PUBLISHED_YEAR),
+        Field::column("authorId", Self::AUTHOR_ID),
         Field::relation::<AuthorOfBook>("author"),
     ];
 }
@@ -33,23 +40,23 @@ impl Fields for Book {
 #[Object]
 impl Book {
     /// The book's unique ID.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+    async fn id(&self) -> Typed<'_, ID> {
+        Typed::of(self, Self::ID)
     }
 
     /// The book's title, 1 to 200 characters.
-    async fn title(&self) -> &str {
-        &self.0.title
+    async fn title(&self) -> Typed<'_, String> {
+        Typed::of(self, Self::TITLE)
     }
 
     /// The year the book was published (negative for BCE), or null when unknown.
-    async fn published_year(&self) -> Option<i32> {
-        self.0.published_year
+    async fn published_year(&self) -> Typed<'_, Option<i32>> {
+        Typed::of(self, Self::PUBLISHED_YEAR)
     }
 
     /// The ID of the book's author.
-    async fn author_id(&self) -> ID {
-        ID(self.0.author_id.to_string())
+    async fn author_id(&self) -> Typed<'_, ID> {
+        Typed::of(self, Self::AUTHOR_ID)
     }
 
     /// The book's author; all books of a list share one SQL statement.

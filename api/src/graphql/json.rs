@@ -20,7 +20,7 @@ use async_graphql::{
 };
 
 use super::{
-    fields::{Column, Fields},
+    fields::{Fields, Read},
     lists::{Plan, Slot},
 };
 use crate::error::ApiError;
@@ -66,7 +66,7 @@ enum JsonField<N> {
     /// The same JSON for every object: the type's name.
     Constant(Vec<u8>),
     /// A column.
-    Column(fn(&N) -> Column<'_>),
+    Column(Read<N>),
 }
 
 impl<N: Fields> JsonLists<N> {

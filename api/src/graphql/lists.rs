@@ -33,7 +33,7 @@ use async_graphql::{
 use futures_util::future::{BoxFuture, join_all};
 
 use super::{
-    fields::{self, Fields, Resolve, ResolveAll},
+    fields::{self, Fields, Read, Resolve, ResolveAll},
     json::JsonLists,
 };
 
@@ -42,7 +42,7 @@ pub(super) enum Slot<N> {
     /// The type's name.
     Typename,
     /// A copy of a column.
-    Column(fn(&N) -> fields::Column<'_>),
+    Column(Read<N>),
     /// The values of the field resolved for all objects with this index, one per object.
     All(usize),
 }
