@@ -1,5 +1,6 @@
-//! The authors-and-books GraphQL service. Reading order: [`config`] → [`db`] → [`store`] →
-//! [`graphql`] → [`http`] → [`app`].
+//! The authors-and-books GraphQL service. Its layers, each using only those below it: [`app`],
+//! [`http`], [`config`], [`db`] and [`metrics`] (the application) → [`graphql`] → [`store`], with
+//! [`domain`] and [`error`] shared by all.
 
 /// The application state, router and server loop.
 pub mod app;

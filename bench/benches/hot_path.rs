@@ -75,7 +75,7 @@ impl Measurement for ProcessCpu {
 }
 
 /// A runtime like the server's (two workers) and the app over a freshly loaded database.
-fn setup() -> (Runtime, AppState, Metrics) {
+fn setup() -> (Runtime, AppState) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -90,14 +90,14 @@ fn setup() -> (Runtime, AppState, Metrics) {
         bench::load(&db, 1_000, 10_000, bench::dataset::Layout::Scattered)
             .await
             .expect("the dataset loads");
-        AppState::new(db, metrics.clone(), &config)
+        AppState::new(db, metrics, &config)
     });
-    (runtime, state, metrics)
+    (runtime, state)
 }
 
 /// Benchmarks every query under `prefix` with `c`'s measurement.
 fn execute_queries<M: Measurement + 'static>(c: &mut Criterion<M>, prefix: &str) {
-    let (runtime, state, _metrics) = setup();
+    let (runtime, state) = setup();
     for (name, query) in QUERIES {
         let reply = runtime.block_on(state.graphql.execute(Request::new(query)));
         assert!(reply.errors().is_empty(), "{name}: {:?}", reply.errors());

@@ -71,8 +71,9 @@ enum JsonField<N> {
 
 impl<N: Fields> JsonLists<N> {
     /// How lists of `N` in context `ctx` are written, when its request allows JSON lists and the
-    /// selection holds only columns; `None` otherwise. Also `None` when it holds no field at all
-    /// (each one skipped by `@skip` or `@include`): async-graphql makes such objects null.
+    /// selection holds only columns, without directives ([`Plan::of`]); `None` otherwise. An
+    /// empty selection, which the parser never gives, is `None` too: its objects would have no
+    /// `{`.
     pub(super) fn of(ctx: &ContextSelectionSet<'_>) -> Option<Self> {
         ctx.data_opt::<ListsAsJson>()?;
         let plan = Plan::<N>::of(&ctx.item.node)?;

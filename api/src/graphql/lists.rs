@@ -3,7 +3,7 @@
 //! async-graphql resolves each object of a list on its own: a boxed future per field, polled in a
 //! `FuturesUnordered` and merged into an `IndexMap`, and a DataLoader call per object for each
 //! relation. For a nested page that was most of the server's work (BENCHMARKS.md). Here, when the
-//! items of a list select only bare fields (no fragment, no custom directive, no response key given
+//! items of a list select only bare fields (no fragment, no directive, no response key given
 //! twice to a relation) with the arguments their type declares ([`fields`]), each field is resolved
 //! for the whole list at once: a column is copied, a relation is loaded with one `load_many` for
 //! every item, and the related objects are resolved the same way, a level at a time. Any other

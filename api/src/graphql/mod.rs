@@ -24,11 +24,7 @@ use sea_orm::DatabaseConnection;
 
 use self::{batching::Standstill, inputs::MaxPageSize, json::ListsAsJson, loaders::Loaders};
 pub use self::{
-    fields::{Fields, Resolve},
-    inputs::MAX_PAGE_SIZE_LIMIT,
-    loaders::BatchObserver,
-    mutation::MutationRoot,
-    query::QueryRoot,
+    inputs::MAX_PAGE_SIZE_LIMIT, loaders::BatchObserver, mutation::MutationRoot, query::QueryRoot,
     response::Reply,
 };
 use crate::error::{ApiError, ApiResult};
@@ -44,7 +40,8 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscript
 /// What the schema refuses (docs/reference.md § Limits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest `first` or `last`, at most [`MAX_PAGE_SIZE_LIMIT`].
+    /// Largest `first` or `last` a client may ask for; a larger one is refused. Above
+    /// [`MAX_PAGE_SIZE_LIMIT`] it counts as that limit, which the complexity of a list assumes.
     pub max_page_size: u32,
     /// Deepest selection.
     pub max_depth: usize,
@@ -84,11 +81,6 @@ impl Service {
             db,
             batches,
         }
-    }
-
-    /// The schema.
-    pub fn schema(&self) -> &ApiSchema {
-        &self.schema
     }
 
     /// Executes one request, with fresh per-request loaders whose batches are deterministic.

@@ -68,7 +68,7 @@ impl QueryRoot {
             last,
             before,
         };
-        let filter = AuthorFilterInput::parse(filter)?;
+        let filter = AuthorFilterInput::parse(filter);
         list(ctx, page, filter, author_ordering(order_by)).await
     }
 
@@ -106,7 +106,7 @@ impl QueryRoot {
             last,
             before,
         };
-        let filter = BookFilterInput::parse(filter)?;
+        let filter = BookFilterInput::parse(filter);
         list(ctx, page, filter, book_ordering(order_by)).await
     }
 }
@@ -188,14 +188,16 @@ impl Listed for Book {
     }
 }
 
-/// The page of `N` that `page` selects among the rows matching `filter`, in `ordering`.
+/// The page of `N` that `page` selects among the rows matching `filter`, in `ordering`. A wrong
+/// page argument is reported before a wrong filter.
 async fn list<N: Listed>(
     ctx: &Context<'_>,
     page: PageArgs,
-    filter: N::Filter,
+    filter: ApiResult<N::Filter>,
     ordering: Ordering<N::Sort>,
 ) -> ApiResult<Connection<N>> {
     let window = page.window(&ordering, ctx.max_page_size()?)?;
+    let filter = filter?;
     let rows = N::page(ctx.db()?, &filter, &ordering, &window).await?;
     Ok(Connection::new(
         rows,

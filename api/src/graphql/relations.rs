@@ -68,14 +68,14 @@ impl Relation<Author> for BooksOfAuthor {
         let keys = authors.iter().map(|author| (author.0.id, args.clone()));
         let pages = loaders.books.load_many(keys).await?;
         // An author listed twice holds its page twice; the last holder takes the rows.
-        let mut shared: Vec<_> = authors
+        let shared: Vec<_> = authors
             .iter()
             .map(|author| pages.get(&(author.0.id, args.clone())).cloned())
             .collect();
         drop(pages);
         Ok(authors
             .iter()
-            .zip(shared.drain(..))
+            .zip(shared)
             .map(|(author, page)| {
                 // Once the loader and the other holders have let go of their copies (they
                 // usually have by now), the rows move; otherwise they are cloned.
@@ -164,7 +164,7 @@ impl<N: Node> Relation<Connection<N>> for TotalCountOf {
         (): (),
         connections: &[&Connection<N>],
     ) -> ApiResult<Vec<ApiResult<u64>>> {
-        // Concurrent, so that the loads of many authors' books share one statement.
+        // Concurrent, so that the counts of many authors' books share one statement.
         let counts = join_all(
             connections
                 .iter()

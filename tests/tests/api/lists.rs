@@ -42,7 +42,7 @@ pub async fn same_both_ways(app: &TestApp, shape: &str) -> Value {
 }
 
 /// The response to `query` as the server wrote it, keys in its order.
-async fn raw(app: &TestApp, query: &str) -> String {
+pub async fn raw(app: &TestApp, query: &str) -> String {
     let request = axum::http::Request::post("/graphql")
         .header("content-type", "application/json")
         .body(axum::body::Body::from(

@@ -19,7 +19,9 @@
 mod column;
 mod relation;
 
-use async_graphql::{ContainerType, Context, OutputType, ServerError, ServerResult, Value};
+use async_graphql::{
+    ContainerType, Context, OutputType, ServerError, ServerResult, Value, registry::Registry,
+};
 use futures_util::future::{BoxFuture, join_all};
 
 pub(crate) use self::relation::arguments;
@@ -50,6 +52,10 @@ pub struct Field<T> {
     pub name: &'static str,
     /// The names of its arguments.
     pub arguments: &'static [&'static str],
+    /// The types of the arguments that lists read ([`Arguments::types`]); `None` where the
+    /// field's resolver reads them. Checked against the schema by the test below.
+    #[cfg_attr(not(test), expect(dead_code, reason = "read by the registry test"))]
+    pub argument_types: Option<fn(&mut Registry) -> Vec<String>>,
     /// How lists resolve it.
     pub resolve: Resolve<T>,
 }
@@ -60,6 +66,7 @@ impl<T: Fields> Field<T> {
         Self {
             name,
             arguments: &[],
+            argument_types: None,
             resolve: Resolve::Column(read),
         }
     }
@@ -69,6 +76,7 @@ impl<T: Fields> Field<T> {
         Self {
             name,
             arguments: R::Args::NAMES,
+            argument_types: Some(R::Args::types),
             resolve: Resolve::All(resolve_relation::<T, R>),
         }
     }
@@ -78,6 +86,7 @@ impl<T: Fields> Field<T> {
         Self {
             name,
             arguments: &[],
+            argument_types: None,
             resolve: Resolve::All(resolve),
         }
     }
@@ -87,6 +96,7 @@ impl<T: Fields> Field<T> {
         Self {
             name,
             arguments,
+            argument_types: None,
             resolve: Resolve::Resolver,
         }
     }
@@ -130,22 +140,29 @@ pub fn shared_error(at: &[Context<'_>], error: ServerError) -> Vec<ServerResult<
 mod tests {
     use std::collections::BTreeMap;
 
-    use async_graphql::registry::Registry;
+    use async_graphql::{
+        indexmap::IndexMap,
+        registry::{MetaField, Registry},
+    };
 
     use super::Fields;
     use crate::graphql::{author::Author, book::Book, connection::Connection};
 
-    /// Each field of `T` and its sorted arguments.
+    /// Each field of a type and its sorted arguments.
     type Shape = BTreeMap<String, Vec<String>>;
+
+    /// `T`'s fields as the schema registers them.
+    fn registered<T: Fields>(registry: &mut Registry) -> IndexMap<String, MetaField> {
+        T::create_type_info(registry);
+        registry.types[T::type_name().as_ref()]
+            .fields()
+            .expect("an object type")
+            .clone()
+    }
 
     /// `T`'s fields and arguments as the schema registers them.
     fn in_schema<T: Fields>() -> Shape {
-        let mut registry = Registry::default();
-        T::create_type_info(&mut registry);
-        let fields = registry.types[T::type_name().as_ref()]
-            .fields()
-            .expect("an object type");
-        fields
+        registered::<T>(&mut Registry::default())
             .values()
             .map(|field| {
                 let mut arguments: Vec<_> = field.args.keys().cloned().collect();
@@ -167,9 +184,32 @@ mod tests {
         shape
     }
 
+    /// The arguments that lists read have the types the schema gives them, and no default
+    /// value (lists read an absent argument as absent).
+    fn same_argument_types<T: Fields>() {
+        let mut registry = Registry::default();
+        let fields = registered::<T>(&mut registry);
+        for field in T::FIELDS {
+            let Some(types) = field.argument_types else {
+                continue;
+            };
+            let in_schema = &fields[field.name].args;
+            for (name, ty) in field.arguments.iter().zip(types(&mut registry)) {
+                let argument = &in_schema[*name];
+                assert_eq!(argument.ty, ty, "the type of {}({name})", field.name);
+                assert!(
+                    argument.default_value.is_none(),
+                    "{}({name}) has a default value, which lists would not apply",
+                    field.name
+                );
+            }
+        }
+    }
+
     /// Every field and argument lists resolve is the schema's, and every one of the schema is
     /// known to lists: a field or argument added to a resolver and not to its type's `FIELDS`
-    /// (or its relation's `arguments!`) fails here.
+    /// (or its relation's `arguments!`) fails here, as does an argument whose type or default
+    /// differs.
     #[test]
     fn lists_know_every_field_and_argument_of_the_schema() {
         let shapes = [
@@ -193,10 +233,19 @@ mod tests {
                 "the fields of {name}: declared, then in the schema"
             );
         }
-        // The comparison sees arguments.
+        same_argument_types::<Author>();
+        same_argument_types::<Book>();
+        same_argument_types::<Connection<Author>>();
+        same_argument_types::<Connection<Book>>();
+        // The comparisons see arguments and their types.
         assert_eq!(
             in_schema::<Author>()["books"],
             ["after", "filter", "first", "orderBy"]
+        );
+        let mut registry = Registry::default();
+        assert_eq!(
+            registered::<Author>(&mut registry)["books"].args["orderBy"].ty,
+            "[BookOrder!]"
         );
     }
 }

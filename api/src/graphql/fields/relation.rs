@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use async_graphql::{Context, ScalarType, ServerResult, Value};
+use async_graphql::{Context, ScalarType, ServerResult, Value, registry::Registry};
 use futures_util::future::BoxFuture;
 
 use super::{Fields, field_error, shared_error};
@@ -23,6 +23,10 @@ pub trait Arguments: Sized + Send {
     /// # Errors
     /// When a value does not parse, as async-graphql reports it.
     fn read(ctx: &Context<'_>) -> ServerResult<Self>;
+
+    /// Their types in the schema, in the order of [`Arguments::NAMES`], registered in
+    /// `registry`.
+    fn types(registry: &mut Registry) -> Vec<String>;
 }
 
 /// A relation without arguments.
@@ -31,6 +35,10 @@ impl Arguments for () {
 
     fn read(_: &Context<'_>) -> ServerResult<Self> {
         Ok(())
+    }
+
+    fn types(_: &mut Registry) -> Vec<String> {
+        Vec::new()
     }
 }
 
@@ -56,6 +64,10 @@ macro_rules! arguments {
                     $($field: ctx.param_value($graphql, None)?.1,)*
                 })
             }
+
+            fn types(registry: &mut ::async_graphql::registry::Registry) -> Vec<String> {
+                vec![$(<$ty as ::async_graphql::InputType>::create_type_info(registry)),*]
+            }
         }
     };
 }
@@ -70,7 +82,8 @@ pub trait Relation<P>: 'static {
     type Output: Output;
 
     /// The field for each of `parents`, in order, in field context `ctx` (which they share).
-    /// The outer error is the whole load's (a statement failed), the inner one a parent's.
+    /// The outer error is shared by every parent (wrong arguments, a failed statement), the
+    /// inner one a parent's own.
     fn load<'a>(
         ctx: &'a Context<'a>,
         args: Self::Args,

@@ -9,7 +9,13 @@ mod mutations;
 
 use async_graphql::ID;
 
-pub use self::{lists::*, mutations::*};
+pub use self::{
+    lists::{
+        AuthorFilterInput, AuthorOrder, BookFilterInput, BookOrder, MAX_PAGE_SIZE_LIMIT,
+        MaxPageSize, PageArgs, author_ordering, book_ordering, list_complexity, optional_page_size,
+    },
+    mutations::{CreateAuthorInput, CreateBookInput, UpdateAuthorInput, UpdateBookInput},
+};
 use crate::error::{ApiError, ApiResult};
 
 /// Reads a client-supplied ID as the integer key it stands for.
