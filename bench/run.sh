@@ -6,7 +6,8 @@
 #                [--runs N] [--seconds S] [--no-curve]
 #   bench/run.sh --quick      # tiny dataset, debug build, seconds: keeps the benchmark from rotting
 #   bench/run.sh --soak S [--rate R]   # instead: the soak of RELIABILITY.md, S seconds at R requests/s
-#   bench/run.sh --postgraphile        # also PostGraphile 4 (npm) on the same data, same load
+#   bench/run.sh --postgraphile        # instead: this service against PostGraphile 5, Q1-Q4,
+#                                      # alternating, one and two Node processes
 #
 # The catalogue (bench/src/dataset.rs): AUTHORS authors, BOOKS books, each book for a random
 # author (scattered) or each author's books together (clustered), titles and names of words.
@@ -108,6 +109,107 @@ floor() {
     | sed -n 's/.*requests\/s \([^ ]*\) p50_ms \([^ ]*\) p99_ms \([^ ]*\).*/\1 \2 \3/p'
 }
 
+# ticks PID...: CPU time (user + system, all threads) of the processes, in clock ticks.
+ticks() { cat $(printf '/proc/%s/stat ' "$@") 2>/dev/null | awk '{t += $14 + $15} END {print t + 0}'; }
+# postgres_pids: every process of the PostgreSQL server (its backends serve both contestants).
+postgres_pids() { pgrep -x postgres | tr '\n' ' '; }
+# tree PID: the process and its children (PostGraphile's cluster workers).
+tree() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
+
+# contest NAME URL PIDS BODY [WRITE_TEMPLATE]: one wrk run against URL; prints "rps p50 p99
+# server_cpu_ms_per_request postgres_cpu_ms_per_request errors".
+contest() {
+  local url="$2" pids="$3" body="$4" template="${5:-}" hz server_before pg_before result requests
+  hz=$(getconf CLK_TCK)
+  server_before=$(ticks $pids) pg_before=$(ticks $(postgres_pids))
+  result=$(BENCH_BODY="$body" BENCH_WRITE=$([ -n "$template" ] && echo 1 || echo 0) \
+    BENCH_WRITE_TEMPLATE="$template" BENCH_AUTHORS="$AUTHORS" \
+    wrk -t2 -c"$CONCURRENCY" -d"${DURATION}s" -s bench/wrk/graphql.lua "$url/graphql" | grep '^RESULT')
+  requests=$(echo "$result" | sed -n 's/.*requests=\([^ ]*\).*/\1/p')
+  awk -v r="$result" -v req="$requests" -v hz="$hz" -v s="$(( $(ticks $pids) - server_before ))" \
+    -v p="$(( $(ticks $(postgres_pids)) - pg_before ))" 'BEGIN {
+      split(r, kv, /[ =]/); for (i = 2; i < length(kv); i += 2) v[kv[i]] = kv[i + 1]
+      printf "%s %s %s %.3f %.3f %s\n", v["rps"], v["p50_ms"], v["p99_ms"],
+        1000 * s / hz / req, 1000 * p / hz / req, v["errors"] }'
+}
+
+# compare_postgraphile: this service against PostGraphile 5 (one Node process, then two) on the
+# same database, same transport (TCP on loopback, no TLS, on both sides) and the same load; the
+# three alternate run by run. Prints the medians of RUNS runs and each one's ratio.
+compare_postgraphile() {
+  local pg_js=target/postgraphile5 node=node ours_url="$URL"
+  if [ ! -x "$pg_js/node_modules/.bin/postgraphile" ]; then
+    echo "installing PostGraphile 5 under $pg_js" >&2
+    local wanted="postgraphile@5.1.5 @graphile/simplify-inflection@8.0.0"
+    # PostGraphile 5 needs Node 22 or later: the npm registry's `node` package when the system's
+    # is older.
+    [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -ge 22 ] || wanted="$wanted node@22"
+    npm install --silent --no-audit --no-fund --prefix "$pg_js" $wanted >&2
+  fi
+  [ -x "$pg_js/node_modules/.bin/node" ] && node="$(pwd)/$pg_js/node_modules/.bin/node"
+  cp bench/postgraphile/*.mjs "$pg_js/"
+  start_pg5() {  # WORKERS PORT: prints the pid of the (primary) Node process
+    (cd "$pg_js" && WORKERS="$1" PORT="$2" NODE_ENV=production GRAPHILE_ENV=production \
+      exec "$node" server.mjs >/dev/null 2>&1) &
+    local pid=$!
+    for _ in $(seq 1 150); do
+      curl -sf -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "http://127.0.0.1:$2/graphql" >/dev/null && break
+      sleep 0.2
+    done
+    echo "$pid"
+  }
+  start_server
+  PG1=$(start_pg5 1 $((PORT + 1)))
+  PG2=$(start_pg5 2 $((PORT + 2)))
+  trap 'kill $PG1 $PG2 2>/dev/null; cleanup' EXIT
+  local author=$((AUTHORS / 2))
+  # PostGraphile's names for the same queries: its row id is `rowId`, an author's books
+  # `authoredBooks`; the page sizes are the same as this service's defaults.
+  local -A ours=(
+    [Q1]="$(body "$Q1")" [Q2]="$(body "$Q2")" [Q3]="$(body "$Q3")"
+    [Q4]='{"query":"mutation($a: ID!) { createBook(input: { authorId: $a, title: \"Benchmark\", publishedYear: 2000 }) { id } }","variables":{"a":"%d"}}'
+  )
+  local -A theirs=(
+    [Q1]="$(body '{ authors(first: 100, orderBy: PRIMARY_KEY_ASC) { nodes { rowId name authoredBooks(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { rowId title publishedYear } } } } }')"
+    [Q2]="$(body '{ books(first: 100, orderBy: PRIMARY_KEY_ASC) { nodes { title author { name authoredBooks(first: 3, orderBy: PRIMARY_KEY_ASC) { nodes { title } } } } } }')"
+    [Q3]="$(body '{ author(rowId: \"'$author'\") { name authoredBooks(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { title } } } }')"
+    [Q4]='{"query":"mutation($a: BigInt!) { createBook(input: { book: { authorId: $a, title: \"Benchmark\", publishedYear: 2000 } }) { book { rowId } } }","variables":{"a":"%d"}}'
+  )
+  echo
+  echo "PostGraphile $(cd "$pg_js" && "$node" -p 'JSON.parse(require("fs").readFileSync("node_modules/postgraphile/package.json")).version') (Amber, simplify-inflection, production) on Node $("$node" --version); both over TCP on loopback without TLS; $RUNS alternating runs of ${DURATION}s at concurrency $CONCURRENCY, medians."
+  echo
+  echo "| query | server | requests/s | p50 ms | p99 ms | server CPU ms/request | PostgreSQL CPU ms/request | errors | this service / it |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  local q server
+  for q in Q1 Q2 Q3 Q4; do
+    local -A rows=()
+    for _ in $(seq 1 "$RUNS"); do
+      for server in ours pg1 pg2; do
+        local url pids request template=""
+        case $server in
+          ours) url="$ours_url" pids="$SERVER" request="${ours[$q]}" ;;
+          pg1) url="http://127.0.0.1:$((PORT + 1))" pids="$(tree "$PG1")" request="${theirs[$q]}" ;;
+          pg2) url="http://127.0.0.1:$((PORT + 2))" pids="$(tree "$PG2")" request="${theirs[$q]}" ;;
+        esac
+        [ "$q" = Q4 ] && template="$request" request=""
+        rows[$server]+="$(contest "$q" "$url" "$pids" "$request" "$template")"$'\n'
+      done
+    done
+    med() { printf '%s' "${rows[$1]}" | awk -v c="$2" 'NF {print $c}' | median; }
+    local ours_rps
+    ours_rps=$(med ours 1)
+    for server in ours pg1 pg2; do
+      local label ratio
+      case $server in ours) label="this service" ;; pg1) label="PostGraphile 5, 1 process" ;; pg2) label="PostGraphile 5, 2 processes" ;; esac
+      ratio=$(awk -v a="$ours_rps" -v b="$(med $server 1)" 'BEGIN {printf "%.2f ×", a / b}')
+      [ "$server" = ours ] && ratio="-"
+      echo "| $q | $label | $(med $server 1) | $(med $server 2) | $(med $server 3) | $(med $server 4) | $(med $server 5) | $(med $server 6) | $ratio |"
+    done
+  done
+  kill "$PG1" "$PG2" 2>/dev/null || true
+  stop_server
+}
+
 # Q6 is a page of authors by name; Q7 is page DEPTH of it (page 50 unless the catalogue is
 # smaller), after the cursors of the pages before it are walked as a client would.
 Q6_FIELDS='nodes { name books(first: 3, orderBy: [{ field: PUBLISHED_YEAR, direction: DESC }]) { nodes { title } } }'
@@ -182,27 +284,8 @@ load "$AUTHORS" "$BOOKS"
 IFS=$'\t' read -r SEARCH_TERM MATCHES < <(term "$AUTHORS" "$BOOKS")
 DEPTH=$(depth "$AUTHORS")
 if [ "$POSTGRAPHILE" = 1 ] && [ "$BACKEND" = postgres ]; then
-  # PostGraphile's names for Q1-Q3 on the same tables; it runs one SQL statement per request.
-  P1='{ allAuthors(first: 100, orderBy: PRIMARY_KEY_ASC) { nodes { id name booksByAuthorId(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { id title publishedYear } } } } }'
-  P2='{ allBooks(first: 100, orderBy: PRIMARY_KEY_ASC) { nodes { title authorByAuthorId { name booksByAuthorId(first: 3, orderBy: PRIMARY_KEY_ASC) { nodes { title } } } } } }'
-  P3='{ authorById(id: \"'$((AUTHORS / 2))'\") { name booksByAuthorId(first: 20, orderBy: PRIMARY_KEY_ASC) { nodes { title } } } }'
-  PG_JS=target/postgraphile
-  [ -x "$PG_JS/node_modules/.bin/postgraphile" ] ||
-    npm install --silent --no-audit --no-fund --prefix "$PG_JS" postgraphile@4 >&2
-  NODE_ENV=production "$PG_JS/node_modules/.bin/postgraphile" -c "$DATABASE_URL" --host 127.0.0.1 \
-    --port "$PORT" --disable-query-log --dynamic-json >/dev/null 2>&1 &
-  SERVER=$!
-  for _ in $(seq 1 100); do
-    curl -sf -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "$URL/graphql" >/dev/null && break
-    sleep 0.2
-  done
-  echo
-  echo "| PostGraphile $("$PG_JS/node_modules/.bin/postgraphile" --version 2>/dev/null | head -1) | requests/s | p50 ms | p99 ms | errors | SQL statements/request | server peak RSS MB |"
-  echo "|---|---|---|---|---|---|---|"
-  drive "Q1 nested page" "$(body "$P1")"
-  drive "Q2 deep" "$(body "$P2")"
-  drive "Q3 point" "$(body "$P3")"
-  stop_server
+  compare_postgraphile
+  exit
 fi
 
 start_server

@@ -132,6 +132,11 @@ pub struct Config {
     #[arg(long, env = "DISABLE_INTROSPECTION", value_parser = BoolishValueParser::new())]
     pub disable_introspection: bool,
 
+    /// Most bytes (estimated) of parsed query documents kept for reuse, least recently used
+    /// first out; 0 keeps none.
+    #[arg(long, env = "DOCUMENT_STORE_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub document_store_bytes: usize,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -164,6 +169,7 @@ impl Config {
             max_depth: self.max_query_depth,
             max_complexity: self.max_query_complexity,
             introspection: !self.disable_introspection,
+            document_store_bytes: self.document_store_bytes,
         }
     }
 
@@ -201,6 +207,7 @@ mod tests {
             "REQUEST_TIMEOUT_SECS",
             "SHUTDOWN_TIMEOUT_SECS",
             "DISABLE_INTROSPECTION",
+            "DOCUMENT_STORE_BYTES",
             "LOG_FORMAT",
         ] {
             assert!(

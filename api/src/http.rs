@@ -1,7 +1,7 @@
 //! GraphQL over HTTP (docs/reference.md § GraphQL endpoint): POST and GET, content negotiation,
 //! GraphiQL for browsers, and the health checks.
 
-use async_graphql::{http::GraphiQLSource, parser::types::OperationType};
+use async_graphql::http::GraphiQLSource;
 use std::time::Instant;
 
 use axum::{
@@ -13,7 +13,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{app::AppState, metrics::Outcome};
+use crate::{app::AppState, graphql, metrics::Outcome};
 
 /// The media type of the GraphQL-over-HTTP spec.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -56,7 +56,7 @@ pub async fn post_graphql(
             );
         }
     };
-    respond(&state, &headers, request).await
+    respond(&state, &headers, state.graphql.prepare(request)).await
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL's parameters.
@@ -69,7 +69,7 @@ pub async fn get_graphql(
     if !query.contains("query=") && accepts(&headers, "text/html") {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
-    let mut request = match async_graphql::http::parse_query_string(&query) {
+    let request = match async_graphql::http::parse_query_string(&query) {
         Ok(request) => request,
         Err(err) => {
             return rejected(
@@ -79,7 +79,8 @@ pub async fn get_graphql(
             );
         }
     };
-    if is_mutation(&mut request) {
+    let prepared = state.graphql.prepare(request);
+    if prepared.is_mutation() {
         let mut response = rejected(
             &state,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -90,7 +91,7 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    respond(&state, &headers, request).await
+    respond(&state, &headers, prepared).await
 }
 
 /// `GET /healthz`: the process is up.
@@ -110,19 +111,15 @@ pub async fn readyz(State(state): State<AppState>) -> StatusCode {
 }
 
 /// Executes `request` and answers it in the media type `headers` accept.
-async fn respond(
-    state: &AppState,
-    headers: &HeaderMap,
-    mut request: async_graphql::Request,
-) -> Response {
-    if request.query.trim().is_empty() {
+async fn respond(state: &AppState, headers: &HeaderMap, request: graphql::Prepared) -> Response {
+    if request.is_empty() {
         return rejected(state, StatusCode::BAD_REQUEST, "the request has no `query`");
     }
-    if let Some(operation) = operation_name(&mut request) {
-        tracing::Span::current().record("operation", tracing::field::display(&operation));
+    if let Some(operation) = request.operation_name() {
+        tracing::Span::current().record("operation", tracing::field::display(operation));
     }
     let started = Instant::now();
-    let reply = state.graphql.execute(request).await;
+    let reply = state.graphql.run(request).await;
     let outcome = if reply.errors().is_empty() {
         Outcome::Ok
     } else {
@@ -181,36 +178,6 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
                 .next()
                 .is_some_and(|m| m.trim() == media_type)
         })
-}
-
-/// Whether the operation `request` would run is a mutation. The request keeps the parsed
-/// document, which its execution then uses instead of parsing the query again.
-fn is_mutation(request: &mut async_graphql::Request) -> bool {
-    let wanted = request.operation_name.clone();
-    let Ok(document) = request.parsed_query() else {
-        return false;
-    };
-    document.operations.iter().any(|(name, operation)| {
-        let selected = match &wanted {
-            Some(wanted) => name.is_some_and(|name| name.as_str() == wanted),
-            None => true,
-        };
-        selected && operation.node.ty == OperationType::Mutation
-    })
-}
-
-/// The name of the operation `request` runs, if it has one. The request keeps the parsed
-/// document, which its execution then uses instead of parsing the query again.
-fn operation_name(request: &mut async_graphql::Request) -> Option<String> {
-    if let Some(name) = &request.operation_name {
-        return Some(name.clone());
-    }
-    let document = request.parsed_query().ok()?;
-    let mut operations = document.operations.iter();
-    match (operations.next(), operations.next()) {
-        (Some((name, _)), None) => name.map(ToString::to_string),
-        _ => None,
-    }
 }
 
 /// `GET /metrics`: Prometheus text format.

@@ -1,9 +1,14 @@
 -- wrk script: POSTs the GraphQL request in BENCH_BODY, or, with BENCH_WRITE=1, a createBook for a
--- random author among the first BENCH_AUTHORS; counts every response that is not a 200 without
--- GraphQL errors; prints one RESULT line for bench/run.sh.
+-- random author among the first BENCH_AUTHORS (BENCH_WRITE_TEMPLATE, a request body with `%d` for
+-- the author, when the server names it otherwise); counts every response that is not a 200
+-- without GraphQL errors; prints one RESULT line for bench/run.sh.
 local body = os.getenv("BENCH_BODY") or ""
 local authors = tonumber(os.getenv("BENCH_AUTHORS") or "1")
 local write = os.getenv("BENCH_WRITE") == "1"
+local template = os.getenv("BENCH_WRITE_TEMPLATE") or ""
+if template == "" then
+  template = '{"query":"mutation($a: ID!) { createBook(input: { authorId: $a, title: \\"Benchmark\\", publishedYear: 2000 }) { id } }","variables":{"a":"%d"}}'
+end
 local threads = {}
 
 wrk.method = "POST"
@@ -21,9 +26,7 @@ end
 
 function request()
   if write then
-    local mutation = string.format(
-      '{"query":"mutation($a: ID!) { createBook(input: { authorId: $a, title: \\"Benchmark\\", publishedYear: 2000 }) { id } }","variables":{"a":"%d"}}',
-      math.random(1, authors))
+    local mutation = string.format(template, math.random(1, authors))
     return wrk.format(nil, nil, nil, mutation)
   end
   return wrk.format()

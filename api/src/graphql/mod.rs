@@ -6,6 +6,7 @@ mod author;
 mod batching;
 mod book;
 mod connection;
+mod documents;
 mod fields;
 mod inputs;
 mod json;
@@ -22,10 +23,13 @@ use std::sync::Arc;
 use async_graphql::{Context, EmptySubscription, Request, Schema, SchemaBuilder};
 use sea_orm::DatabaseConnection;
 
-use self::{batching::Standstill, inputs::MaxPageSize, json::ListsAsJson, loaders::Loaders};
+use self::{
+    batching::Standstill, documents::Documents, inputs::MaxPageSize, json::ListsAsJson,
+    loaders::Loaders,
+};
 pub use self::{
-    inputs::MAX_PAGE_SIZE_LIMIT, loaders::BatchObserver, mutation::MutationRoot, query::QueryRoot,
-    response::Reply,
+    documents::Prepared, inputs::MAX_PAGE_SIZE_LIMIT, loaders::BatchObserver,
+    mutation::MutationRoot, query::QueryRoot, response::Reply,
 };
 use crate::error::{ApiError, ApiResult};
 
@@ -49,6 +53,8 @@ pub struct Limits {
     pub max_complexity: usize,
     /// Whether introspection queries are answered.
     pub introspection: bool,
+    /// The most (estimated) bytes of parsed documents kept for reuse; 0 keeps none.
+    pub document_store_bytes: usize,
 }
 
 /// The GraphQL service: the schema over a database, executing each request with fresh loaders.
@@ -57,6 +63,7 @@ pub struct Service {
     schema: ApiSchema,
     db: DatabaseConnection,
     batches: Arc<dyn BatchObserver>,
+    documents: Arc<Documents>,
 }
 
 impl Service {
@@ -80,12 +87,26 @@ impl Service {
             schema,
             db,
             batches,
+            documents: Arc::new(Documents::new(limits.document_store_bytes)),
         }
     }
 
-    /// Executes one request, with fresh per-request loaders whose batches are deterministic.
-    pub async fn execute(&self, mut request: Request) -> Reply {
-        if request.parsed_query().is_ok_and(ListsAsJson::allowed) {
+    /// `request` with its parsed document, from the store of documents when its text was seen.
+    pub fn prepare(&self, request: Request) -> Prepared {
+        self.documents.prepare(request)
+    }
+
+    /// Executes one request: [`Service::prepare`], then [`Service::run`].
+    pub async fn execute(&self, request: Request) -> Reply {
+        self.run(self.prepare(request)).await
+    }
+
+    /// Executes a prepared request, with fresh per-request loaders whose batches are
+    /// deterministic.
+    pub async fn run(&self, prepared: Prepared) -> Reply {
+        let lists_as_json = prepared.lists_as_json();
+        let mut request = prepared.request;
+        if lists_as_json {
             request = request.data(ListsAsJson);
         }
         let standstill = Standstill::new();

@@ -112,7 +112,75 @@ async fn amplification_attempts_are_refused_before_any_sql(backend: Backend) {
     );
 }
 
+/// A query text seen before is not parsed again, but every request is still validated and held
+/// to the limits: its variables, its operation and the limits are its own.
+async fn a_stored_document_is_validated_again_by_every_request(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(2, 2).await;
+    let paged =
+        "query($n: Int) { authors(first: 2) { nodes { books(first: $n) { nodes { title } } } } }";
+    let ok = app.graphql_with(paged, serde_json::json!({ "n": 1 })).await;
+    let wrong_type = app
+        .graphql_with(paged, serde_json::json!({ "n": "one" }))
+        .await;
+    let over_limit = app
+        .graphql_with(paged, serde_json::json!({ "n": -1 }))
+        .await;
+    let again = app.graphql_with(paged, serde_json::json!({ "n": 2 })).await;
+    assert_eq!(
+        ok["data"]["authors"]["nodes"][0]["books"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{ok}"
+    );
+    assert!(
+        wrong_type
+            .get("data")
+            .is_none_or(serde_json::Value::is_null),
+        "{wrong_type}"
+    );
+    assert!(
+        wrong_type["errors"][0]["message"].is_string(),
+        "{wrong_type}"
+    );
+    assert_eq!(error_code(&over_limit), "BAD_USER_INPUT", "{over_limit}");
+    assert_eq!(
+        again["data"]["authors"]["nodes"][0]["books"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{again}"
+    );
+
+    // Refused by validation or by a limit: refused again, every time, before any SQL.
+    let unknown = "{ authors { nodes { nickname } } }";
+    let complex = format!(
+        "{{ {} }}",
+        (0..6)
+            .map(|i| format!(
+                "a{i}: authors(first: 100) {{ nodes {{ books(first: 100) {{ nodes {{ id }} }} }} }}"
+            ))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for _ in 0..3 {
+        let (response, statements) = app.counted(unknown).await;
+        assert!(
+            response["errors"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("nickname")),
+            "{response}"
+        );
+        assert_eq!(statements, 0);
+        let (response, statements) = app.counted(&complex).await;
+        assert_eq!(error_code(&response), "QUERY_TOO_COMPLEX", "{response}");
+        assert_eq!(statements, 0);
+    }
+}
+
 on_every_backend!(
+    a_stored_document_is_validated_again_by_every_request,
     amplification_attempts_are_refused_before_any_sql,
     a_query_deeper_than_the_limit_is_refused_before_any_sql,
     a_query_too_deep_to_parse_is_query_too_complex,
