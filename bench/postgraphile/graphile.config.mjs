@@ -10,7 +10,8 @@ export default {
     makePgService({
       connectionString: process.env.DATABASE_URL,
       schemas: ["public"],
-      poolConfig: { max: Number(process.env.DB_MAX_CONNECTIONS ?? 10) },
+      // As many connections as this service's pool, kept open between runs.
+      poolConfig: { max: Number(process.env.DB_MAX_CONNECTIONS ?? 10), idleTimeoutMillis: 0 },
     }),
   ],
   grafserv: {

@@ -207,19 +207,16 @@ pub async fn statements_of(
             books.rows.len() + authors.len() + nested.values().map(|p| p.rows.len()).sum::<usize>()
         }
         Query::Q3 => {
-            let found = store::author::find(db, params.author)
-                .await
-                .map_err(failed)?;
-            let books = store::book::page_per_author(
+            let found = store::book::author_with_page(
                 db,
-                &[params.author],
+                params.author,
                 &no_filter,
                 &books_by_id,
                 &Window::forward(20, None),
             )
             .await
             .map_err(failed)?;
-            usize::from(found.is_some()) + books.values().map(|p| p.rows.len()).sum::<usize>()
+            found.map_or(0, |(_, books)| 1 + books.rows.len())
         }
         Query::Q5 => {
             let filter = BookFilter {

@@ -202,6 +202,8 @@ pub struct Loaders {
     pub book_counts: DataLoader<BookCountByAuthorLoader>,
     /// See [`AuthorByIdLoader`].
     pub authors: DataLoader<AuthorByIdLoader>,
+    /// Pages read ahead of their `books` field, by the root `author` field with the author.
+    primed_books: Mutex<HashMap<BooksKey, Arc<Page<book::Model>>>>,
     /// The argument sets of the `books` keys.
     pub books_args: Interner<BooksArgs>,
     /// The filters of the `book_counts` keys.
@@ -235,8 +237,51 @@ impl Loaders {
                 AuthorByIdLoader(db.clone(), Arc::clone(batches)),
                 standstill,
             ),
+            primed_books: Mutex::new(HashMap::new()),
             books_args: Interner::new(),
             book_filters: Interner::new(),
         }
     }
+
+    /// Keeps `page`, read ahead, for the `books` field of `key`.
+    pub fn prime_books(&self, key: BooksKey, page: Page<book::Model>) {
+        self.primed_books
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::new(page));
+    }
+
+    /// The pages of `keys`: those read ahead, and the others from [`Loaders::books`] (no
+    /// statement when all were read ahead).
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn books_of(
+        &self,
+        keys: impl Iterator<Item = BooksKey>,
+    ) -> ApiResult<HashMap<BooksKey, Arc<Page<book::Model>>>> {
+        let mut pages = HashMap::new();
+        let mut missing = Vec::new();
+        {
+            let primed = self
+                .primed_books
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            for key in keys {
+                match primed.get(&key) {
+                    Some(page) => {
+                        pages.insert(key, Arc::clone(page));
+                    }
+                    None => missing.push(key),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            pages.extend(self.books.load_many(missing).await?);
+        }
+        Ok(pages)
+    }
 }
+
+/// The key of an author's page in [`Loaders::books`].
+pub type BooksKey = (i64, Interned<BooksArgs>);

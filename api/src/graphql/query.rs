@@ -11,10 +11,13 @@ use super::{
     author::Author,
     book::Book,
     connection::{Connection, Node, TotalCount},
+    fields::Arguments,
     inputs::{
         AuthorFilterInput, AuthorOrder, BookFilterInput, BookOrder, PageArgs, author_ordering,
         book_ordering, list_complexity, parse_id,
     },
+    loaders::{BooksArgs, Interned},
+    relations::{BooksArguments, books_args},
 };
 use crate::{
     error::ApiResult,
@@ -39,6 +42,24 @@ impl QueryRoot {
         #[graphql(desc = "The author's ID, such as \"42\".")] id: ID,
     ) -> ApiResult<Option<Author>> {
         let id = parse_id("id", &id)?;
+        if let Some(args) = books_read_ahead(ctx) {
+            // The author and the page of their books that its one `books` field will ask for,
+            // in one statement instead of two.
+            let found = store::book::author_with_page(
+                ctx.db()?,
+                id,
+                &args.filter,
+                &args.ordering,
+                &args.window,
+            )
+            .await?;
+            return Ok(found.map(|(author, page)| {
+                if let Ok(loaders) = ctx.loaders() {
+                    loaders.prime_books((id, args), page);
+                }
+                Author(author)
+            }));
+        }
         Ok(store::author::find(ctx.db()?, id).await?.map(Author))
     }
 
@@ -109,6 +130,18 @@ impl QueryRoot {
         let filter = BookFilterInput::parse(filter);
         list(ctx, page, filter, book_ordering(order_by)).await
     }
+}
+
+/// The arguments of the one `books` field selected under field context `ctx` (an author), checked
+/// and numbered as that field will number them; `None` when there is no such field, several, or
+/// wrong arguments (which the field then reports).
+fn books_read_ahead(ctx: &Context<'_>) -> Option<Interned<BooksArgs>> {
+    let fields = ctx.look_ahead().field("books").selection_fields();
+    let [field] = fields.as_slice() else {
+        return None;
+    };
+    let values = field.arguments().ok()?;
+    books_args(ctx, BooksArguments::from_values(&values)?).ok()
 }
 
 /// A type listed at the root: how a page of its rows is read.

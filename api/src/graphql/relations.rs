@@ -14,7 +14,7 @@ use super::{
     connection::{Connection, Node, TotalCount},
     fields::{Relation, arguments},
     inputs::{BookFilterInput, BookOrder, book_ordering, optional_page_size},
-    loaders::BooksArgs,
+    loaders::{BooksArgs, Interned},
 };
 use crate::{
     error::ApiResult,
@@ -50,23 +50,10 @@ impl Relation<Author> for BooksOfAuthor {
         args: BooksArguments,
         authors: &[&Author],
     ) -> ApiResult<Vec<ApiResult<Connection<Book>>>> {
-        let ordering = book_ordering(args.order_by);
-        let first = optional_page_size("first", args.first, ctx.max_page_size()?)?;
-        let after = args
-            .after
-            .map(|text| ordering.parse_cursor("after", &text))
-            .transpose()?;
-        let loaders = ctx.loaders()?;
-        let filter = loaders
-            .book_filters
-            .intern(BookFilterInput::parse(args.filter)?);
-        let args = loaders.books_args.intern(BooksArgs {
-            window: Window::forward(first, after),
-            filter: filter.clone(),
-            ordering,
-        });
+        let args = books_args(ctx, args)?;
+        let filter = args.filter.clone();
         let keys = authors.iter().map(|author| (author.0.id, args.clone()));
-        let pages = loaders.books.load_many(keys).await?;
+        let pages = ctx.loaders()?.books_of(keys).await?;
         // An author listed twice holds its page twice; the last holder takes the rows.
         let shared: Vec<_> = authors
             .iter()
@@ -93,6 +80,28 @@ impl Relation<Author> for BooksOfAuthor {
             })
             .collect())
     }
+}
+
+/// The arguments of an `Author.books` field, checked and numbered in this request's loaders.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a wrong page size, cursor or filter.
+pub fn books_args(ctx: &Context<'_>, args: BooksArguments) -> ApiResult<Interned<BooksArgs>> {
+    let ordering = book_ordering(args.order_by);
+    let first = optional_page_size("first", args.first, ctx.max_page_size()?)?;
+    let after = args
+        .after
+        .map(|text| ordering.parse_cursor("after", &text))
+        .transpose()?;
+    let loaders = ctx.loaders()?;
+    let filter = loaders
+        .book_filters
+        .intern(BookFilterInput::parse(args.filter)?);
+    Ok(loaders.books_args.intern(BooksArgs {
+        window: Window::forward(first, after),
+        filter,
+        ordering,
+    }))
 }
 
 /// `Author.bookCount`: how many of each author's books match, one statement for all the authors.

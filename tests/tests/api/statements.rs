@@ -132,7 +132,77 @@ async fn counts_are_exact_on_a_multi_threaded_runtime(backend: Backend) {
 
 on_every_backend!(multi_thread: counts_are_exact_on_a_multi_threaded_runtime);
 
+/// An author by ID with its one page of books is one statement, whatever the arguments of the
+/// page, and the page is the one the author gets in a list (two statements there).
+async fn an_author_with_its_books_takes_one_statement(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(3, 4).await;
+    app.author_with_books("Nobody", &[]).await;
+    let first_page = app
+        .graphql(r#"{ author(id: "2") { books(first: 1) { pageInfo { endCursor } } } }"#)
+        .await;
+    let cursor = first_page["data"]["author"]["books"]["pageInfo"]["endCursor"].clone();
+    assert!(cursor.is_string(), "{first_page}");
+    let pages = [
+        String::new(),
+        "(first: 2)".to_owned(),
+        "(first: 0)".to_owned(),
+        format!("(first: 2, after: {cursor})"),
+        r#"(filter: { titleContains: "2." })"#.to_owned(),
+        "(orderBy: [{ field: TITLE, direction: DESC }])".to_owned(),
+        "(first: 3, orderBy: [{ field: PUBLISHED_YEAR }, { field: TITLE }])".to_owned(),
+    ];
+    let selection = "name books{page} { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } nodes { id title publishedYear } }";
+    for id in [2, 4] {
+        for page in &pages {
+            let selection = selection.replace("{page}", page);
+            let (alone, alone_count) = app
+                .counted(&format!(r#"{{ author(id: "{id}") {{ {selection} }} }}"#))
+                .await;
+            let (listed, listed_count) = app
+                .counted(&format!(
+                    r#"{{ authors(filter: {{ ids: ["{id}"] }}) {{ nodes {{ {selection} }} }} }}"#
+                ))
+                .await;
+            assert_eq!(
+                alone["data"]["author"], listed["data"]["authors"]["nodes"][0],
+                "{page}"
+            );
+            // `totalCount` is one statement more on each side.
+            assert_eq!((alone_count, listed_count), (2, 3), "{page}");
+        }
+    }
+    let (plain, count) = app
+        .counted(r#"{ author(id: "1") { name books { nodes { title } } } }"#)
+        .await;
+    assert_eq!(
+        plain["data"]["author"]["books"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+    assert_eq!(count, 1);
+    let (missing, count) = app
+        .counted(r#"{ author(id: "999") { name books { nodes { title } } } }"#)
+        .await;
+    assert_eq!(missing["data"]["author"], serde_json::Value::Null);
+    assert_eq!(count, 1);
+    // Wrong page arguments are reported by the field, as without the read-ahead.
+    let (wrong, _) = app
+        .counted(r#"{ author(id: "1") { name books(first: -1) { nodes { title } } } }"#)
+        .await;
+    assert_eq!(
+        wrong["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{wrong}"
+    );
+    assert_eq!(
+        wrong["errors"][0]["path"],
+        serde_json::json!(["author", "books"])
+    );
+}
+
 on_every_backend!(
+    an_author_with_its_books_takes_one_statement,
     nested_books_of_five_and_of_fifty_authors_take_two_statements,
     total_counts_add_one_statement_each_whatever_the_rows,
     books_with_their_authors_and_the_authors_books_take_three_statements,

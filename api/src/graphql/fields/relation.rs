@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use async_graphql::{Context, ScalarType, ServerResult, Value, registry::Registry};
+use async_graphql::{Context, Name, ScalarType, ServerResult, Value, registry::Registry};
 use futures_util::future::BoxFuture;
 
 use super::{Fields, field_error, shared_error};
@@ -27,6 +27,10 @@ pub trait Arguments: Sized + Send {
     /// Their types in the schema, in the order of [`Arguments::NAMES`], registered in
     /// `registry`.
     fn types(registry: &mut Registry) -> Vec<String>;
+
+    /// The arguments of a field looked ahead at (`SelectionField::arguments`); `None` when one
+    /// does not parse (the field reports it when it runs).
+    fn from_values(values: &[(Name, Value)]) -> Option<Self>;
 }
 
 /// A relation without arguments.
@@ -39,6 +43,10 @@ impl Arguments for () {
 
     fn types(_: &mut Registry) -> Vec<String> {
         Vec::new()
+    }
+
+    fn from_values(_: &[(Name, Value)]) -> Option<Self> {
+        Some(())
     }
 }
 
@@ -67,6 +75,20 @@ macro_rules! arguments {
 
             fn types(registry: &mut ::async_graphql::registry::Registry) -> Vec<String> {
                 vec![$(<$ty as ::async_graphql::InputType>::create_type_info(registry)),*]
+            }
+
+            fn from_values(
+                values: &[(::async_graphql::Name, ::async_graphql::Value)],
+            ) -> Option<Self> {
+                let value = |name: &str| {
+                    values
+                        .iter()
+                        .find(|(given, _)| given.as_str() == name)
+                        .map(|(_, value)| value.clone())
+                };
+                Some(Self {
+                    $($field: <$ty as ::async_graphql::InputType>::parse(value($graphql)).ok()?,)*
+                })
             }
         }
     };

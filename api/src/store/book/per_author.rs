@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use entity::book;
+use entity::{author, book};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryResult,
     QuerySelect,
@@ -64,16 +64,13 @@ pub async fn page_per_author(
     if author_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let backend = db.get_database_backend();
-    let mut condition = filter.condition(backend);
-    if let Some(after) = &window.after {
-        condition = condition.add(ordering.beyond(after, true));
-    }
-    let statement = if backend == DbBackend::Postgres {
-        top_per_author(&author_ids, condition, ordering, first)
-    } else {
-        ranked_per_author(&author_ids, condition, ordering, first)
-    };
+    let statement = pages_of(
+        db.get_database_backend(),
+        &author_ids,
+        filter,
+        ordering,
+        window,
+    );
     let mut by_author: HashMap<i64, Vec<(i64, book::Model)>> =
         HashMap::with_capacity(author_ids.len());
     for row in db.query_all(&statement).await? {
@@ -91,6 +88,78 @@ pub async fn page_per_author(
             (author_id, Page::from_probe(rows, first))
         })
         .collect())
+}
+
+/// An author and a page of their books, in ONE statement: the author's row beside each row of
+/// the page that [`page_per_author`] reads for them (beside one row of nulls when the page is
+/// empty). `None` when there is no such author.
+///
+/// # Errors
+/// When the database fails.
+pub async fn author_with_page(
+    db: &impl ConnectionTrait,
+    author_id: i64,
+    filter: &BookFilter,
+    ordering: &Ordering<BookSort>,
+    window: &Window,
+) -> ApiResult<Option<(author::Model, Page<book::Model>)>> {
+    let (a, p) = (Alias::new("a"), Alias::new("p"));
+    let pages = pages_of(
+        db.get_database_backend(),
+        &[author_id],
+        filter,
+        ordering,
+        window,
+    );
+    let mut select = Query::select();
+    select
+        .column((a.clone(), author::Column::Id))
+        .column((a.clone(), author::Column::Name))
+        .columns(BOOK_COLUMNS.map(|column| (p.clone(), column)))
+        .from_as(author::Entity, a.clone())
+        .join_subquery(JoinType::LeftJoin, pages, p.clone(), Expr::cust("TRUE"))
+        .and_where(Expr::col((a, author::Column::Id)).eq(author_id))
+        .order_by((p, Alias::new(RANK)), Order::Asc);
+    let rows = db.query_all(&select).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let author = author::Model {
+        id: first.try_get_by_index(0)?,
+        name: first.try_get_by_index(1)?,
+    };
+    let mut books = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Some(id) = row.try_get_by_index::<Option<i64>>(2)? else {
+            continue; // the author has no book in the page
+        };
+        books.push(book::Model {
+            id,
+            title: row.try_get_by_index(3)?,
+            published_year: row.try_get_by_index(4)?,
+            author_id: row.try_get_by_index(5)?,
+        });
+    }
+    Ok(Some((author, Page::from_probe(books, window.limit))))
+}
+
+/// The statement of the pages of `author_ids` in `window` (see [`page_per_author`]).
+fn pages_of(
+    backend: DbBackend,
+    author_ids: &[i64],
+    filter: &BookFilter,
+    ordering: &Ordering<BookSort>,
+    window: &Window,
+) -> SelectStatement {
+    let mut condition = filter.condition(backend);
+    if let Some(after) = &window.after {
+        condition = condition.add(ordering.beyond(after, true));
+    }
+    if backend == DbBackend::Postgres {
+        top_per_author(author_ids, condition, ordering, window.limit)
+    } else {
+        ranked_per_author(author_ids, condition, ordering, window.limit)
+    }
 }
 
 /// The columns of a book row.
