@@ -1,5 +1,7 @@
 //! Connecting to the database, counting its statements and applying migrations.
 
+use std::time::Duration;
+
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DbErr,
@@ -7,6 +9,9 @@ use sea_orm::{
 };
 
 use crate::{config::Config, metrics::Metrics};
+
+/// How long a pooled connection may stay idle before it is checked when taken again.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// Opens the pool described by `config` and counts every statement it runs in `metrics`, through
 /// SeaORM's metric callback: once per statement, inside transactions too.
@@ -20,6 +25,10 @@ pub async fn connect(config: &Config, metrics: &Metrics) -> Result<DatabaseConne
         .min_connections(1)
         .connect_timeout(config.db_timeout())
         .acquire_timeout(config.db_timeout())
+        // A connection is checked with a round trip only when it has been idle for a while (it
+        // may have been closed meanwhile); one in steady use is not, which would double the
+        // round trips of every statement.
+        .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
         .sqlx_logging(false);
     let in_memory =
         config.database_url.contains(":memory:") || config.database_url.contains("mode=memory");
