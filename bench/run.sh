@@ -111,9 +111,15 @@ floor() {
 
 # ticks PID...: CPU time (user + system, all threads) of the processes and of their children that
 # ended (PostgreSQL's backends that closed), in clock ticks.
-ticks() { cat $(printf '/proc/%s/stat ' "$@") 2>/dev/null | awk '{t += $14 + $15 + $16 + $17} END {print t + 0}'; }
+# A process may end meanwhile: its file is skipped. The fields are counted from the end of the
+# name, which may hold spaces.
+ticks() {
+  local pid
+  for pid in "$@"; do cat "/proc/$pid/stat" 2>/dev/null || true; done |
+    sed 's/^.*) //' | awk '{t += $12 + $13 + $14 + $15} END {print t + 0}'
+}
 # postgres_pids: every process of the PostgreSQL server (its backends serve both contestants).
-postgres_pids() { pgrep -x postgres | tr '\n' ' '; }
+postgres_pids() { pgrep -x postgres | tr '\n' ' ' || true; }
 # tree PID: the process and its children (PostGraphile's cluster workers).
 tree() { echo "$1 $(pgrep -P "$1" | tr '\n' ' ')"; }
 
@@ -129,7 +135,8 @@ contest() {
   requests=$(echo "$result" | sed -n 's/.*requests=\([^ ]*\).*/\1/p')
   awk -v r="$result" -v req="$requests" -v hz="$hz" -v s="$(( $(ticks $pids) - server_before ))" \
     -v p="$(( $(ticks $(postgres_pids)) - pg_before ))" 'BEGIN {
-      split(r, kv, /[ =]/); for (i = 2; i < length(kv); i += 2) v[kv[i]] = kv[i + 1]
+      n = split(r, kv, /[ =]/); for (i = 2; i < n; i += 2) v[kv[i]] = kv[i + 1]
+      if (req + 0 == 0) req = 1
       printf "%s %s %s %.3f %.3f %s\n", v["rps"], v["p50_ms"], v["p99_ms"],
         1000 * s / hz / req, 1000 * p / hz / req, v["errors"] }'
 }
@@ -154,16 +161,21 @@ compare_postgraphile() {
       exec "$node" server.mjs >/dev/null 2>&1) &
     local pid=$!
     for _ in $(seq 1 150); do
-      curl -sf -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "http://127.0.0.1:$2/graphql" >/dev/null && break
+      if curl -sf -H 'content-type: application/json' -d '{"query":"{ __typename }"}' "http://127.0.0.1:$2/graphql" >/dev/null; then
+        echo "$pid"
+        return
+      fi
       sleep 0.2
     done
-    echo "$pid"
+    echo "PostGraphile ($1 processes) did not start on port $2" >&2
+    kill "$pid" 2>/dev/null || true
+    exit 1
   }
   # Plain TCP for both: node-postgres connects without TLS unless told to, sqlx would prefer TLS.
   DATABASE_URL="$DATABASE_URL?sslmode=disable" start_server
   PG1=$(start_pg5 1 $((PORT + 1)))
   PG2=$(start_pg5 2 $((PORT + 2)))
-  trap 'kill $PG1 $PG2 2>/dev/null; cleanup' EXIT
+  trap 'kill $PG1 $PG2 2>/dev/null || true; cleanup' EXIT
   local author=$((AUTHORS / 2))
   # PostGraphile's names for the same queries: its row id is `rowId`, an author's books
   # `authoredBooks`; the page sizes are the same as this service's defaults.
@@ -203,7 +215,7 @@ compare_postgraphile() {
     for server in ours pg1 pg2; do
       local label ratio
       case $server in ours) label="this service" ;; pg1) label="PostGraphile 5, 1 process" ;; pg2) label="PostGraphile 5, 2 processes" ;; esac
-      ratio=$(awk -v a="$ours_rps" -v b="$(med $server 1)" 'BEGIN {printf "%.2f ×", a / b}')
+      ratio=$(awk -v a="$ours_rps" -v b="$(med $server 1)" 'BEGIN {if (b + 0 > 0) printf "%.2f ×", a / b; else print "-"}')
       [ "$server" = ours ] && ratio="-"
       echo "| $q | $label | $(med $server 1) | $(med $server 2) | $(med $server 3) | $(med $server 4) | $(med $server 5) | $(med $server 6) | $ratio |"
     done

@@ -10,8 +10,15 @@ export default {
     makePgService({
       connectionString: process.env.DATABASE_URL,
       schemas: ["public"],
-      // As many connections as this service's pool, kept open between runs.
-      poolConfig: { max: Number(process.env.DB_MAX_CONNECTIONS ?? 10), idleTimeoutMillis: 0 },
+      // As many connections in all as this service's pool (shared by the worker processes),
+      // kept open between runs.
+      poolConfig: {
+        max: Math.max(
+          1,
+          Math.ceil(Number(process.env.DB_MAX_CONNECTIONS ?? 10) / Number(process.env.WORKERS ?? 1)),
+        ),
+        idleTimeoutMillis: 0,
+      },
     }),
   ],
   grafserv: {

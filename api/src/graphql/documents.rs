@@ -18,7 +18,7 @@ use lru::LruCache;
 use super::json::ListsAsJson;
 
 /// What is known of a query text once it parsed.
-pub struct Document {
+struct Document {
     /// The parsed document; each request executes a copy.
     parsed: ExecutableDocument,
     /// Whether its lists may be written as JSON ([`ListsAsJson::allowed`]).
@@ -27,10 +27,11 @@ pub struct Document {
 
 /// The bytes a stored document is counted for: its text, and the parsed tree, which holds a node
 /// with a position for each token. Measured on this schema's queries, a tree takes 30 to 70 times
-/// its text plus about 1 KiB; it is counted as 64 times plus 1 KiB, so the bound holds. A store of
-/// 4 MiB keeps about 600 texts of 100 characters.
+/// its text plus about 1 KiB, and a text of bare repeated fields about 100 times; each text is
+/// counted as 128 times plus 1 KiB, so that the bound holds. A store of 4 MiB keeps about 300
+/// texts of 100 characters.
 fn weight(text: &str) -> usize {
-    text.len().saturating_mul(65).saturating_add(1024)
+    text.len().saturating_mul(128).saturating_add(1024)
 }
 
 /// Documents by query text, at most `max_bytes` of them ([`weight`]).
@@ -56,47 +57,51 @@ impl Documents {
         }
     }
 
-    /// `request` with its document: the stored one for its text, or parsed now (and stored, if
-    /// it parsed and fits).
+    /// `request` with what its document says: the stored one for its text, or parsed now (and
+    /// stored, if it parsed and fits; only then is it copied).
     pub fn prepare(&self, mut request: Request) -> Prepared {
         let found = self
             .lock()
             .documents
             .get(request.query.as_str())
             .map(Arc::clone);
-        let document = match found {
-            Some(document) => {
-                request.set_parsed_query(document.parsed.clone());
-                Some(document)
+        if let Some(document) = found {
+            let prepared = Prepared::of(
+                request.operation_name.as_deref(),
+                &document.parsed,
+                document.lists_as_json,
+            );
+            request.set_parsed_query(document.parsed.clone());
+            return prepared.with(request);
+        }
+        let fits = weight(&request.query) <= self.max_bytes;
+        let wanted = request.operation_name.clone();
+        let (prepared, document) = match request.parsed_query() {
+            Ok(parsed) => {
+                let lists_as_json = ListsAsJson::allowed(parsed);
+                let document = fits.then(|| Document {
+                    parsed: parsed.clone(),
+                    lists_as_json,
+                });
+                (
+                    Prepared::of(wanted.as_deref(), parsed, lists_as_json),
+                    document,
+                )
             }
-            None => match request.parsed_query() {
-                Ok(parsed) => {
-                    let document = Arc::new(Document {
-                        lists_as_json: ListsAsJson::allowed(parsed),
-                        parsed: parsed.clone(),
-                    });
-                    self.store(&request.query, &document);
-                    Some(document)
-                }
-                // Parsed again, and refused, when executed.
-                Err(_) => None,
-            },
+            // Parsed again, and refused, when executed.
+            Err(_) => (Prepared::unparsed(), None),
         };
-        Prepared { request, document }
+        if let Some(document) = document {
+            self.store(&request.query, Arc::new(document));
+        }
+        prepared.with(request)
     }
 
-    fn store(&self, text: &str, document: &Arc<Document>) {
+    fn store(&self, text: &str, document: Arc<Document>) {
         let bytes = weight(text);
-        if bytes > self.max_bytes {
-            return;
-        }
         let mut stored = self.lock();
-        if stored
-            .documents
-            .put(text.into(), Arc::clone(document))
-            .is_some()
-        {
-            // Another request stored the same text meanwhile.
+        if stored.documents.put(text.into(), document).is_some() {
+            // Another request stored the same text meanwhile: the same weight.
             return;
         }
         stored.bytes += bytes;
@@ -120,13 +125,54 @@ impl Documents {
     }
 }
 
-/// A request and its document, ready to execute.
+/// A request and what its document says, ready to execute.
 pub struct Prepared {
     pub(super) request: Request,
-    pub(super) document: Option<Arc<Document>>,
+    lists_as_json: bool,
+    operation_name: Option<String>,
+    is_mutation: bool,
 }
 
 impl Prepared {
+    /// What `document` says of a request that names operation `wanted`; the request itself
+    /// joins with [`Prepared::with`].
+    fn of(wanted: Option<&str>, document: &ExecutableDocument, lists_as_json: bool) -> Self {
+        let mut operations = document.operations.iter();
+        let operation_name = match (wanted, operations.next(), operations.next()) {
+            (Some(wanted), _, _) => Some(wanted.to_owned()),
+            (None, Some((name, _)), None) => name.map(|name| name.to_string()),
+            _ => None,
+        };
+        let is_mutation = document.operations.iter().any(|(name, operation)| {
+            let selected = match wanted {
+                Some(wanted) => name.is_some_and(|name| name.as_str() == wanted),
+                None => true,
+            };
+            selected && operation.node.ty == OperationType::Mutation
+        });
+        Self {
+            request: Request::new(""),
+            lists_as_json,
+            operation_name,
+            is_mutation,
+        }
+    }
+
+    /// A request whose text does not parse.
+    fn unparsed() -> Self {
+        Self {
+            request: Request::new(""),
+            lists_as_json: false,
+            operation_name: None,
+            is_mutation: false,
+        }
+    }
+
+    fn with(mut self, request: Request) -> Self {
+        self.request = request;
+        self
+    }
+
     /// Whether the request has no query text at all.
     pub fn is_empty(&self) -> bool {
         self.request.query.trim().is_empty()
@@ -134,37 +180,17 @@ impl Prepared {
 
     /// Whether the request's lists may be written as JSON.
     pub(super) fn lists_as_json(&self) -> bool {
-        self.document
-            .as_ref()
-            .is_some_and(|document| document.lists_as_json)
+        self.lists_as_json
     }
 
     /// The name of the operation the request runs, if it has one.
     pub fn operation_name(&self) -> Option<&str> {
-        if let Some(name) = &self.request.operation_name {
-            return Some(name);
-        }
-        let document = &self.document.as_ref()?.parsed;
-        let mut operations = document.operations.iter();
-        match (operations.next(), operations.next()) {
-            (Some((name, _)), None) => name.map(|name| name.as_str()),
-            _ => None,
-        }
+        self.operation_name.as_deref()
     }
 
     /// Whether the operation the request would run is a mutation.
     pub fn is_mutation(&self) -> bool {
-        let Some(document) = &self.document else {
-            return false;
-        };
-        let wanted = self.request.operation_name.as_deref();
-        document.parsed.operations.iter().any(|(name, operation)| {
-            let selected = match wanted {
-                Some(wanted) => name.is_some_and(|name| name.as_str() == wanted),
-                None => true,
-            };
-            selected && operation.node.ty == OperationType::Mutation
-        })
+        self.is_mutation
     }
 }
 
@@ -181,16 +207,13 @@ mod tests {
         let documents = Documents::new(1 << 20);
         let first = documents.prepare(Request::new(query(1)));
         let again = documents.prepare(Request::new(query(1)));
-        assert!(Arc::ptr_eq(
-            first.document.as_ref().unwrap(),
-            again.document.as_ref().unwrap()
-        ));
+        assert!(first.lists_as_json() && again.lists_as_json());
         assert_eq!(documents.size().0, 1);
     }
 
     #[test]
     fn distinct_texts_never_grow_the_store_past_its_bound() {
-        let bound = 512 * 1024;
+        let bound = 1 << 20;
         let documents = Documents::new(bound);
         for n in 0..10_000 {
             documents.prepare(Request::new(query(n)));
@@ -201,16 +224,17 @@ mod tests {
         // The most recent texts are the ones kept.
         let recent = documents.prepare(Request::new(query(9_999)));
         assert_eq!(documents.size().0, count);
-        assert!(recent.document.is_some());
+        assert!(recent.lists_as_json());
     }
 
     #[test]
     fn a_text_larger_than_the_bound_is_not_stored() {
         let documents = Documents::new(64 * 1024);
-        let huge = format!("{{ {} }}", "__typename ".repeat(100_000));
+        let fields: Vec<String> = (0..70_000).map(|n| format!("a{n}: __typename")).collect();
+        let huge = format!("{{ {} }}", fields.join(" "));
         assert!(huge.len() > 1 << 20);
         let prepared = documents.prepare(Request::new(huge));
-        assert!(prepared.document.is_some());
+        assert!(prepared.lists_as_json());
         assert_eq!(documents.size(), (0, 0));
     }
 
@@ -219,7 +243,7 @@ mod tests {
         let documents = Documents::new(1 << 20);
         for _ in 0..2 {
             let prepared = documents.prepare(Request::new("{ authors { "));
-            assert!(prepared.document.is_none());
+            assert!(!prepared.lists_as_json());
         }
         assert_eq!(documents.size(), (0, 0));
     }

@@ -187,6 +187,51 @@ async fn an_author_with_its_books_takes_one_statement(backend: Backend) {
         .await;
     assert_eq!(missing["data"]["author"], serde_json::Value::Null);
     assert_eq!(count, 1);
+    // The same text with other variables reads another page: the arguments are each request's.
+    let paged = r#"query($n: Int) { author(id: "2") { books(first: $n) { nodes { id } } } }"#;
+    for n in [1, 3, 2] {
+        let before = app.metrics.statements_executed();
+        let page = app.graphql_with(paged, serde_json::json!({ "n": n })).await;
+        assert_eq!(app.metrics.statements_executed() - before, 1);
+        assert_eq!(
+            page["data"]["author"]["books"]["nodes"]
+                .as_array()
+                .map(Vec::len),
+            Some(n),
+            "{page}"
+        );
+    }
+    // Through a fragment, and under a skipped or included field.
+    let (fragment, count) = app
+        .counted(r#"{ author(id: "2") { ...F } } fragment F on Author { name books(first: 2) { nodes { id } } }"#)
+        .await;
+    assert_eq!(
+        fragment["data"]["author"]["books"]["nodes"]
+            .as_array()
+            .map(Vec::len),
+        Some(2),
+        "{fragment}"
+    );
+    assert_eq!(count, 1);
+    for (include, expected) in [(false, 1), (true, 1)] {
+        let before = app.metrics.statements_executed();
+        let response = app
+            .graphql_with(
+                r#"query($v: Boolean!) { author(id: "2") { name books @include(if: $v) { nodes { id } } } }"#,
+                serde_json::json!({ "v": include }),
+            )
+            .await;
+        assert_eq!(
+            app.metrics.statements_executed() - before,
+            expected,
+            "{response}"
+        );
+        assert_eq!(
+            response["data"]["author"].get("books").is_some(),
+            include,
+            "{response}"
+        );
+    }
     // Wrong page arguments are reported by the field, as without the read-ahead.
     let (wrong, _) = app
         .counted(r#"{ author(id: "1") { name books(first: -1) { nodes { title } } } }"#)
