@@ -66,17 +66,17 @@ impl Documents {
             .get(request.query.as_str())
             .map(Arc::clone);
         if let Some(document) = found {
-            let prepared = Prepared::of(
+            let facts = Facts::of(
                 request.operation_name.as_deref(),
                 &document.parsed,
                 document.lists_as_json,
             );
             request.set_parsed_query(document.parsed.clone());
-            return prepared.with(request);
+            return Prepared { request, facts };
         }
         let fits = weight(&request.query) <= self.max_bytes;
         let wanted = request.operation_name.clone();
-        let (prepared, document) = match request.parsed_query() {
+        let (facts, document) = match request.parsed_query() {
             Ok(parsed) => {
                 let lists_as_json = ListsAsJson::allowed(parsed);
                 let document = fits.then(|| Document {
@@ -84,17 +84,17 @@ impl Documents {
                     lists_as_json,
                 });
                 (
-                    Prepared::of(wanted.as_deref(), parsed, lists_as_json),
+                    Facts::of(wanted.as_deref(), parsed, lists_as_json),
                     document,
                 )
             }
             // Parsed again, and refused, when executed.
-            Err(_) => (Prepared::unparsed(), None),
+            Err(_) => (Facts::default(), None),
         };
         if let Some(document) = document {
             self.store(&request.query, Arc::new(document));
         }
-        prepared.with(request)
+        Prepared { request, facts }
     }
 
     fn store(&self, text: &str, document: Arc<Document>) {
@@ -128,14 +128,20 @@ impl Documents {
 /// A request and what its document says, ready to execute.
 pub struct Prepared {
     pub(super) request: Request,
+    facts: Facts,
+}
+
+/// What a request's document says of it, known before it runs.
+#[derive(Default)]
+struct Facts {
     lists_as_json: bool,
     operation_name: Option<String>,
     is_mutation: bool,
 }
 
-impl Prepared {
-    /// What `document` says of a request that names operation `wanted`; the request itself
-    /// joins with [`Prepared::with`].
+impl Facts {
+    /// What `document` says of a request that names operation `wanted`. A request whose text
+    /// does not parse has the default: nothing.
     fn of(wanted: Option<&str>, document: &ExecutableDocument, lists_as_json: bool) -> Self {
         let mut operations = document.operations.iter();
         let operation_name = match (wanted, operations.next(), operations.next()) {
@@ -151,28 +157,14 @@ impl Prepared {
             selected && operation.node.ty == OperationType::Mutation
         });
         Self {
-            request: Request::new(""),
             lists_as_json,
             operation_name,
             is_mutation,
         }
     }
+}
 
-    /// A request whose text does not parse.
-    fn unparsed() -> Self {
-        Self {
-            request: Request::new(""),
-            lists_as_json: false,
-            operation_name: None,
-            is_mutation: false,
-        }
-    }
-
-    fn with(mut self, request: Request) -> Self {
-        self.request = request;
-        self
-    }
-
+impl Prepared {
     /// Whether the request has no query text at all.
     pub fn is_empty(&self) -> bool {
         self.request.query.trim().is_empty()
@@ -180,17 +172,17 @@ impl Prepared {
 
     /// Whether the request's lists may be written as JSON.
     pub(super) fn lists_as_json(&self) -> bool {
-        self.lists_as_json
+        self.facts.lists_as_json
     }
 
     /// The name of the operation the request runs, if it has one.
     pub fn operation_name(&self) -> Option<&str> {
-        self.operation_name.as_deref()
+        self.facts.operation_name.as_deref()
     }
 
     /// Whether the operation the request would run is a mutation.
     pub fn is_mutation(&self) -> bool {
-        self.is_mutation
+        self.facts.is_mutation
     }
 }
 

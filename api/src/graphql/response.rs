@@ -179,4 +179,27 @@ mod tests {
             br#"{"data":{"nodes":[{"id":"1"},{"id":"2"}],"n":2}}"#
         );
     }
+
+    #[test]
+    fn a_reply_becomes_its_json_or_the_value_of_it() {
+        let list = Value::Binary(br#"[{"id":"1"}]"#.to_vec().into());
+        let reply = Reply::new(response(object(vec![("nodes", list)])));
+        assert_eq!(reply.lists_written_as_json(), 1);
+        assert!(reply.executed(), "an error with a path: it ran");
+        let value = reply.to_value().unwrap();
+        assert_eq!(
+            value["data"],
+            serde_json::json!({ "nodes": [{ "id": "1" }] })
+        );
+        assert_eq!(
+            value["errors"][0]["path"],
+            serde_json::json!(["authors", 3])
+        );
+        let refused = Reply::new(Response::from_errors(vec![ServerError::new("no", None)]));
+        assert!(!refused.executed());
+        assert_eq!(
+            refused.errors_to_json().unwrap(),
+            br#"{"errors":[{"message":"no"}]}"#
+        );
+    }
 }

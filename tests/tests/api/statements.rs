@@ -246,7 +246,31 @@ async fn an_author_with_its_books_takes_one_statement(backend: Backend) {
     );
 }
 
+/// A statement takes its connection from the pool without a round trip first: sqlx's default
+/// pings every connection it hands out, which made each statement two round trips (three with the
+/// ping when it goes back). The service pings only a connection idle for a second or more; the
+/// outage tests in `server.rs` show that broken connections are still replaced.
+async fn the_pool_does_not_ping_before_every_statement(backend: Backend) {
+    use sea_orm::DbBackend;
+
+    let app = TestApp::spawn(backend).await;
+    let pings_every_time = match app.db.get_database_backend() {
+        DbBackend::Postgres => app
+            .db
+            .get_postgres_connection_pool()
+            .options()
+            .get_test_before_acquire(),
+        _ => app
+            .db
+            .get_sqlite_connection_pool()
+            .options()
+            .get_test_before_acquire(),
+    };
+    assert!(!pings_every_time);
+}
+
 on_every_backend!(
+    the_pool_does_not_ping_before_every_statement,
     an_author_with_its_books_takes_one_statement,
     nested_books_of_five_and_of_fifty_authors_take_two_statements,
     total_counts_add_one_statement_each_whatever_the_rows,
