@@ -194,8 +194,8 @@ pub async fn statements_of(
             let books = store::book::page(db, &no_filter, &books_by_id, &window(100))
                 .await
                 .map_err(failed)?;
-            let (ids, authors) = authors_of(db, &books.rows).await?;
-            let nested = store::book::page_per_author(
+            let ids: Vec<i64> = books.rows.iter().map(|b| b.author_id).collect();
+            let authors = store::book::authors_with_pages(
                 db,
                 &ids,
                 &no_filter,
@@ -204,7 +204,11 @@ pub async fn statements_of(
             )
             .await
             .map_err(failed)?;
-            books.rows.len() + authors.len() + nested.values().map(|p| p.rows.len()).sum::<usize>()
+            books.rows.len()
+                + authors
+                    .values()
+                    .map(|(_, p)| 1 + p.rows.len())
+                    .sum::<usize>()
         }
         Query::Q3 => {
             let found = store::book::author_with_page(

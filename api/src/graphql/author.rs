@@ -1,28 +1,74 @@
 //! The `Author` type.
 
+use std::sync::{Mutex, PoisonError};
+
 use async_graphql::{Context, ID, Object};
-use entity::author;
+use entity::{author, book};
 
 use super::{
     book::Book,
     connection::{Connection, Node},
     fields::{Column, Field, Fields, Read, Relation, Typed},
     inputs::{BookFilterInput, BookOrder, list_complexity},
+    loaders::{BooksArgs, Interned},
     relations::{BookCountArguments, BookCountOfAuthor, BooksArguments, BooksOfAuthor},
 };
-use crate::error::ApiResult;
+use crate::{error::ApiResult, store::Page};
 
 /// A person who wrote books.
-#[derive(Clone)]
-pub struct Author(pub author::Model);
+pub struct Author {
+    /// The author's row.
+    pub row: author::Model,
+    /// A page of the author's books read in the statement that read the row, for the one
+    /// `books` field of the selection, which takes it ([`Author::take_books`]).
+    read_ahead: Mutex<Option<(Interned<BooksArgs>, Page<book::Model>)>>,
+}
+
+impl Author {
+    /// The author of `row`.
+    pub fn new(row: author::Model) -> Self {
+        Self {
+            row,
+            read_ahead: Mutex::new(None),
+        }
+    }
+
+    /// The author of `row`, with the page of their books that `args` selects.
+    pub fn with_books(
+        row: author::Model,
+        args: Interned<BooksArgs>,
+        page: Page<book::Model>,
+    ) -> Self {
+        Self {
+            row,
+            read_ahead: Mutex::new(Some((args, page))),
+        }
+    }
+
+    /// The page of books that `args` selects, when it was read with the author and not taken
+    /// yet.
+    pub fn take_books(&self, args: &Interned<BooksArgs>) -> Option<Page<book::Model>> {
+        let mut read_ahead = self
+            .read_ahead
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match read_ahead.take() {
+            Some((read, page)) if read == *args => Some(page),
+            other => {
+                *read_ahead = other;
+                None
+            }
+        }
+    }
+}
 
 impl Node for Author {
     const NAME: &'static str = "Author";
 }
 
 impl Author {
-    const ID: Read<Self> = |author| Column::Id(author.0.id);
-    const NAME: Read<Self> = |author| Column::Text(&author.0.name);
+    const ID: Read<Self> = |author| Column::Id(author.row.id);
+    const NAME: Read<Self> = |author| Column::Text(&author.row.name);
 }
 
 impl Fields for Author {

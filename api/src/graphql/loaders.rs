@@ -6,6 +6,7 @@
 
 use std::{
     collections::HashMap,
+    future::Future,
     hash::{Hash, Hasher},
     ops::Deref,
     sync::{Arc, Mutex, PoisonError},
@@ -127,22 +128,18 @@ impl Loader<(i64, Interned<BooksArgs>)> for BooksByAuthorLoader {
         keys: &[(i64, Interned<BooksArgs>)],
     ) -> ApiResult<HashMap<(i64, Interned<BooksArgs>), Self::Value>> {
         self.1.batch_loaded("books_by_author", keys.len());
-        let mut pages = HashMap::with_capacity(keys.len());
-        for (args, author_ids) in group_by_args(keys) {
-            let mut found = store::book::page_per_author(
-                &self.0,
+        let db = &self.0;
+        per_argument_set(keys, |author_ids, args| async move {
+            store::book::page_per_author(
+                db,
                 &author_ids,
                 &args.filter,
                 &args.ordering,
                 &args.window,
             )
-            .await?;
-            for id in author_ids {
-                let page = found.remove(&id).unwrap_or_default();
-                pages.insert((id, args.clone()), Arc::new(page));
-            }
-        }
-        Ok(pages)
+            .await
+        })
+        .await
     }
 }
 
@@ -159,15 +156,11 @@ impl Loader<(i64, Interned<BookFilter>)> for BookCountByAuthorLoader {
         keys: &[(i64, Interned<BookFilter>)],
     ) -> ApiResult<HashMap<(i64, Interned<BookFilter>), u64>> {
         self.1.batch_loaded("book_count_by_author", keys.len());
-        let mut counts = HashMap::with_capacity(keys.len());
-        for (filter, author_ids) in group_by_args(keys) {
-            let found = store::book::count_per_author(&self.0, &author_ids, &filter).await?;
-            for id in author_ids {
-                let count = found.get(&id).copied().unwrap_or(0);
-                counts.insert((id, filter.clone()), count);
-            }
-        }
-        Ok(counts)
+        let db = &self.0;
+        per_argument_set(keys, |author_ids, filter| async move {
+            store::book::count_per_author(db, &author_ids, &filter).await
+        })
+        .await
     }
 }
 
@@ -185,13 +178,62 @@ impl Loader<i64> for AuthorByIdLoader {
     }
 }
 
-/// Splits `(id, args)` keys into one list of ids per distinct argument set.
-fn group_by_args<A>(keys: &[(i64, Interned<A>)]) -> HashMap<Interned<A>, Vec<i64>> {
+/// `Book.author` when the author's selection has one `books` field: each author and that page of
+/// their books, one statement per distinct [`BooksArgs`] for all the books being resolved (see
+/// [`store::book::authors_with_pages`]).
+pub struct AuthorWithBooksLoader(DatabaseConnection, Arc<dyn BatchObserver>);
+
+impl Loader<(i64, Interned<BooksArgs>)> for AuthorWithBooksLoader {
+    /// Shared, because the DataLoader clones each value on its way to the resolver that asked.
+    type Value = Arc<(author::Model, Page<book::Model>)>;
+    type Error = ApiError;
+
+    async fn load(
+        &self,
+        keys: &[(i64, Interned<BooksArgs>)],
+    ) -> ApiResult<HashMap<(i64, Interned<BooksArgs>), Self::Value>> {
+        self.1.batch_loaded("author_with_books", keys.len());
+        let db = &self.0;
+        per_argument_set(keys, |author_ids, args| async move {
+            store::book::authors_with_pages(
+                db,
+                &author_ids,
+                &args.filter,
+                &args.ordering,
+                &args.window,
+            )
+            .await
+        })
+        .await
+    }
+}
+
+/// The values of `(id, args)` keys: `read` once per distinct argument set, with its ids. An id
+/// that `read` does not answer is absent, and its resolver takes the empty value (no books, a
+/// count of 0).
+async fn per_argument_set<A, T, V, F, R>(
+    keys: &[(i64, Interned<A>)],
+    read: R,
+) -> ApiResult<HashMap<(i64, Interned<A>), V>>
+where
+    V: From<T>,
+    F: Future<Output = ApiResult<HashMap<i64, T>>>,
+    R: Fn(Vec<i64>, Interned<A>) -> F,
+{
     let mut groups: HashMap<Interned<A>, Vec<i64>> = HashMap::new();
     for (id, args) in keys {
         groups.entry(args.clone()).or_default().push(*id);
     }
-    groups
+    let mut values = HashMap::with_capacity(keys.len());
+    for (args, ids) in groups {
+        let found = read(ids, args.clone()).await?;
+        values.extend(
+            found
+                .into_iter()
+                .map(|(id, value)| ((id, args.clone()), V::from(value))),
+        );
+    }
+    Ok(values)
 }
 
 /// The loaders of one request.
@@ -202,8 +244,8 @@ pub struct Loaders {
     pub book_counts: DataLoader<BookCountByAuthorLoader>,
     /// See [`AuthorByIdLoader`].
     pub authors: DataLoader<AuthorByIdLoader>,
-    /// Pages read ahead of their `books` field, by the root `author` field with the author.
-    primed_books: Mutex<HashMap<BooksKey, Arc<Page<book::Model>>>>,
+    /// See [`AuthorWithBooksLoader`].
+    pub authors_with_books: DataLoader<AuthorWithBooksLoader>,
     /// The argument sets of the `books` keys.
     pub books_args: Interner<BooksArgs>,
     /// The filters of the `book_counts` keys.
@@ -237,53 +279,13 @@ impl Loaders {
                 AuthorByIdLoader(db.clone(), Arc::clone(batches)),
                 standstill,
             ),
-            primed_books: Mutex::new(HashMap::new()),
+            authors_with_books: loader(
+                AuthorWithBooksLoader(db.clone(), Arc::clone(batches)),
+                standstill,
+            ),
             books_args: Interner::new(),
             book_filters: Interner::new(),
         }
-    }
-
-    /// Keeps `page`, read ahead, for the `books` field of `key`.
-    pub fn prime_books(&self, key: BooksKey, page: Page<book::Model>) {
-        self.primed_books
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, Arc::new(page));
-    }
-
-    /// The pages of `keys`: those read ahead, and the others from [`Loaders::books`] (no
-    /// statement when all were read ahead).
-    ///
-    /// # Errors
-    /// When the database fails.
-    pub async fn books_of(
-        &self,
-        keys: impl Iterator<Item = BooksKey>,
-    ) -> ApiResult<HashMap<BooksKey, Arc<Page<book::Model>>>> {
-        let mut pages = HashMap::new();
-        let mut missing = Vec::new();
-        {
-            // Taken out, so that the rows can move into the connection without a copy.
-            let mut primed = self
-                .primed_books
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            for key in keys {
-                if pages.contains_key(&key) {
-                    continue; // an author listed twice
-                }
-                match primed.remove(&key) {
-                    Some(page) => {
-                        pages.insert(key, page);
-                    }
-                    None => missing.push(key),
-                }
-            }
-        }
-        if !missing.is_empty() {
-            pages.extend(self.books.load_many(missing).await?);
-        }
-        Ok(pages)
     }
 }
 

@@ -42,7 +42,7 @@ impl MutationRoot {
     ) -> ApiResult<Author> {
         let (name, books) = input.parse()?;
         let (author, _) = store::author::create_with_books(ctx.db()?, &name, &books).await?;
-        Ok(Author(author))
+        Ok(Author::new(author))
     }
 
     /// Changes an author; omitted fields keep their value.
@@ -65,7 +65,7 @@ impl MutationRoot {
                 .await?
                 .ok_or_else(|| store::author::not_found(id))?,
         };
-        Ok(Author(author))
+        Ok(Author::new(author))
     }
 
     /// Deletes an author and all of its books, in one transaction.

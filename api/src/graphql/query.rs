@@ -11,13 +11,11 @@ use super::{
     author::Author,
     book::Book,
     connection::{Connection, Node, TotalCount},
-    fields::Arguments,
     inputs::{
         AuthorFilterInput, AuthorOrder, BookFilterInput, BookOrder, PageArgs, author_ordering,
         book_ordering, list_complexity, parse_id,
     },
-    loaders::{BooksArgs, Interned},
-    relations::{BooksArguments, books_args},
+    relations::books_read_ahead,
 };
 use crate::{
     error::ApiResult,
@@ -53,14 +51,9 @@ impl QueryRoot {
                 &args.window,
             )
             .await?;
-            return Ok(found.map(|(author, page)| {
-                if let Ok(loaders) = ctx.loaders() {
-                    loaders.prime_books((id, args), page);
-                }
-                Author(author)
-            }));
+            return Ok(found.map(|(author, page)| Author::with_books(author, args, page)));
         }
-        Ok(store::author::find(ctx.db()?, id).await?.map(Author))
+        Ok(store::author::find(ctx.db()?, id).await?.map(Author::new))
     }
 
     /// Authors, a page at a time (Relay cursor connection); ordered by ID unless `orderBy` says
@@ -132,18 +125,6 @@ impl QueryRoot {
     }
 }
 
-/// The arguments of the one `books` field selected under field context `ctx` (an author), checked
-/// and numbered as that field will number them; `None` when there is no such field, several, or
-/// wrong arguments (which the field then reports).
-fn books_read_ahead(ctx: &Context<'_>) -> Option<Interned<BooksArgs>> {
-    let fields = ctx.look_ahead().field("books").selection_fields();
-    let [field] = fields.as_slice() else {
-        return None;
-    };
-    let values = field.arguments().ok()?;
-    books_args(ctx, BooksArguments::from_values(&values)?).ok()
-}
-
 /// A type listed at the root: how a page of its rows is read.
 trait Listed: Node {
     /// What its lists are sorted by.
@@ -187,11 +168,11 @@ impl Listed for Author {
     }
 
     fn of(row: author::Model) -> Self {
-        Self(row)
+        Self::new(row)
     }
 
     fn row(&self) -> &author::Model {
-        &self.0
+        &self.row
     }
 }
 

@@ -2,7 +2,7 @@
 //! resolver calls it for one object, lists for all the objects of a list at once, and the
 //! loaders turn both into one statement per distinct argument set.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use async_graphql::Context;
 use futures_util::future::join_all;
@@ -12,9 +12,9 @@ use super::{
     author::Author,
     book::Book,
     connection::{Connection, Node, TotalCount},
-    fields::{Relation, arguments},
+    fields::{Arguments, Relation, arguments},
     inputs::{BookFilterInput, BookOrder, book_ordering, optional_page_size},
-    loaders::{BooksArgs, Interned},
+    loaders::{BooksArgs, BooksKey, Interned},
 };
 use crate::{
     error::ApiResult,
@@ -52,28 +52,50 @@ impl Relation<Author> for BooksOfAuthor {
     ) -> ApiResult<Vec<ApiResult<Connection<Book>>>> {
         let args = books_args(ctx, args)?;
         let filter = args.filter.clone();
-        let keys = authors.iter().map(|author| (author.0.id, args.clone()));
-        let pages = ctx.loaders()?.books_of(keys).await?;
-        // An author listed twice holds its page twice; the last holder takes the rows.
-        let shared: Vec<_> = authors
+        // Pages read with their authors are taken; the others are loaded, one statement for all.
+        let read: Vec<_> = authors
             .iter()
-            .map(|author| pages.get(&(author.0.id, args.clone())).cloned())
+            .map(|author| author.take_books(&args))
+            .collect();
+        let missing: Vec<BooksKey> = authors
+            .iter()
+            .zip(&read)
+            .filter(|(_, page)| page.is_none())
+            .map(|(author, _)| (author.row.id, args.clone()))
+            .collect();
+        let pages = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            ctx.loaders()?.books.load_many(missing).await?
+        };
+        // An author listed twice holds its page twice; the last holder takes the rows.
+        let loaded: Vec<_> = authors
+            .iter()
+            .zip(&read)
+            .map(|(author, page)| match page {
+                Some(_) => None,
+                None => pages.get(&(author.row.id, args.clone())).cloned(),
+            })
             .collect();
         drop(pages);
         Ok(authors
             .iter()
-            .zip(shared)
-            .map(|(author, page)| {
+            .zip(read.into_iter().zip(loaded))
+            .map(|(author, (read, loaded))| {
                 // Once the loader and the other holders have let go of their copies (they
                 // usually have by now), the rows move; otherwise they are cloned.
-                let page = page
-                    .map(|page| Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone()))
+                let page = read
+                    .or_else(|| {
+                        loaded.map(|page| {
+                            Arc::try_unwrap(page).unwrap_or_else(|shared| (*shared).clone())
+                        })
+                    })
                     .unwrap_or_default();
                 Ok(Connection::new(
                     page,
                     &args.window,
                     &args.ordering,
-                    TotalCount::BooksOfAuthor(author.0.id, filter.clone()),
+                    TotalCount::BooksOfAuthor(author.row.id, filter.clone()),
                     Book,
                     |book| &book.0,
                 ))
@@ -120,13 +142,13 @@ impl Relation<Author> for BookCountOfAuthor {
         let filter = loaders
             .book_filters
             .intern(BookFilterInput::parse(args.filter)?);
-        let keys = authors.iter().map(|author| (author.0.id, filter.clone()));
+        let keys = authors.iter().map(|author| (author.row.id, filter.clone()));
         let counts = loaders.book_counts.load_many(keys).await?;
         Ok(authors
             .iter()
             .map(|author| {
                 Ok(counts
-                    .get(&(author.0.id, filter.clone()))
+                    .get(&(author.row.id, filter.clone()))
                     .copied()
                     .unwrap_or(0))
             })
@@ -142,22 +164,55 @@ impl Relation<Book> for AuthorOfBook {
     type Output = Author;
 
     async fn load(ctx: &Context<'_>, (): (), books: &[&Book]) -> ApiResult<Vec<ApiResult<Author>>> {
-        let ids = books.iter().map(|book| book.0.author_id);
-        let found = ctx.loaders()?.authors.load_many(ids).await?;
+        let loaders = ctx.loaders()?;
         // A missing author is unreachable through the foreign key, unless it was deleted during
         // the request.
+        let missing = |book: &&Book| Err(author::not_found(book.0.author_id));
+        let Some(args) = books_read_ahead(ctx) else {
+            let ids = books.iter().map(|book| book.0.author_id);
+            let found = loaders.authors.load_many(ids).await?;
+            return Ok(books
+                .iter()
+                .map(|book| match found.get(&book.0.author_id) {
+                    Some(row) => Ok(Author::new(row.clone())),
+                    None => missing(book),
+                })
+                .collect());
+        };
+        // The authors with the page of their books that their one `books` field will ask for.
+        let keys = books.iter().map(|book| (book.0.author_id, args.clone()));
+        let found = loaders.authors_with_books.load_many(keys).await?;
+        // An author of several books is held several times; the last holder takes the rows.
+        let shared: Vec<_> = books
+            .iter()
+            .map(|book| found.get(&(book.0.author_id, args.clone())).cloned())
+            .collect();
+        drop(found);
         Ok(books
             .iter()
-            .map(|book| {
-                let id = book.0.author_id;
-                found
-                    .get(&id)
-                    .cloned()
-                    .map(Author)
-                    .ok_or_else(|| author::not_found(id))
+            .zip(shared)
+            .map(|(book, shared)| match shared {
+                Some(shared) => {
+                    let (row, page) =
+                        Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+                    Ok(Author::with_books(row, args.clone(), page))
+                }
+                None => missing(book),
             })
             .collect())
     }
+}
+
+/// The arguments of the one `books` field selected under field context `ctx` (an author), checked
+/// and numbered as that field will number them; `None` when there is no such field, several, or
+/// wrong arguments (which the field then reports).
+pub fn books_read_ahead(ctx: &Context<'_>) -> Option<Interned<BooksArgs>> {
+    let fields = ctx.look_ahead().field("books").selection_fields();
+    let [field] = fields.as_slice() else {
+        return None;
+    };
+    let values = field.arguments().ok()?;
+    books_args(ctx, BooksArguments::from_values(&values)?).ok()
 }
 
 /// A connection's `totalCount`: counted only when selected; the books of many authors in one

@@ -11,7 +11,9 @@ use sea_orm::{
     sea_query::{Condition, Expr, ExprTrait, Func},
 };
 
-pub use self::per_author::{author_with_page, count_per_author, page_per_author};
+pub use self::per_author::{
+    author_with_page, authors_with_pages, count_per_author, page_per_author,
+};
 use super::{
     CursorValue, Ordering, Page, SortField, Window, contains, found_by_trigrams, read_page,
 };

@@ -90,9 +90,88 @@ pub async fn page_per_author(
         .collect())
 }
 
-/// An author and a page of their books, in ONE statement: the author's row beside each row of
-/// the page that [`page_per_author`] reads for them (beside one row of nulls when the page is
-/// empty). `None` when there is no such author.
+/// Authors and a page of each one's books, in ONE statement: each author's row beside each row
+/// of the page that [`page_per_author`] reads for them (beside one row of nulls when the page is
+/// empty). Authors that do not exist are absent from the map.
+///
+/// On PostgreSQL the page is read by a `JOIN LATERAL` on the author's row, as in
+/// [`page_per_author`] but without its list of values:
+///
+/// ```sql
+/// SELECT a.id, a.name, p.… FROM author AS a
+/// LEFT JOIN LATERAL (SELECT … FROM book WHERE author_id = a.id … LIMIT first + 1) AS p ON TRUE
+/// WHERE a.id IN (…)
+/// ```
+///
+/// Elsewhere the windowed statement of [`page_per_author`] is joined on `author_id`.
+///
+/// # Errors
+/// When the database fails.
+pub async fn authors_with_pages(
+    db: &impl ConnectionTrait,
+    author_ids: &[i64],
+    filter: &BookFilter,
+    ordering: &Ordering<BookSort>,
+    window: &Window,
+) -> ApiResult<HashMap<i64, (author::Model, Page<book::Model>)>> {
+    let mut author_ids = author_ids.to_vec();
+    author_ids.sort_unstable();
+    author_ids.dedup();
+    if author_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let backend = db.get_database_backend();
+    let (a, p) = (Alias::new("a"), Alias::new("p"));
+    let condition = page_condition(backend, filter, ordering, window);
+    let mut select = Query::select();
+    select
+        .column((a.clone(), author::Column::Id))
+        .column((a.clone(), author::Column::Name))
+        .columns(BOOK_COLUMNS.map(|column| (p.clone(), column)))
+        .column((p.clone(), Alias::new(RANK)))
+        .from_as(author::Entity, a.clone());
+    if backend == DbBackend::Postgres {
+        let of_author = Expr::col((a.clone(), author::Column::Id));
+        let page = top_of_author(of_author, condition, ordering, window.limit);
+        select.join_lateral(JoinType::LeftJoin, page, p, Expr::cust("TRUE"));
+    } else {
+        let pages = ranked_per_author(&author_ids, condition, ordering, window.limit);
+        let on =
+            Expr::col((p.clone(), book::Column::AuthorId)).equals((a.clone(), author::Column::Id));
+        select.join_subquery(JoinType::LeftJoin, pages, p, on);
+    }
+    select.and_where(Expr::col((a, author::Column::Id)).is_in(author_ids.iter().copied()));
+
+    let mut by_author: HashMap<i64, (author::Model, Vec<(i64, book::Model)>)> =
+        HashMap::with_capacity(author_ids.len());
+    for row in db.query_all(&select).await? {
+        let (id, name): (i64, String) = row.try_get_many_by_index()?;
+        let entry = by_author
+            .entry(id)
+            .or_insert_with(|| (author::Model { id, name }, Vec::new()));
+        // A row of nulls beside an author whose page is empty.
+        if let Some(book_id) = row.try_get_by_index::<Option<i64>>(2)? {
+            let book = book::Model {
+                id: book_id,
+                title: row.try_get_by_index(3)?,
+                published_year: row.try_get_by_index(4)?,
+                author_id: row.try_get_by_index(5)?,
+            };
+            entry.1.push((row.try_get_by_index(6)?, book));
+        }
+    }
+    Ok(by_author
+        .into_iter()
+        .map(|(id, (author, mut rows))| {
+            rows.sort_unstable_by_key(|(rank, _)| *rank);
+            let rows = rows.into_iter().map(|(_, book)| book).collect();
+            (id, (author, Page::from_probe(rows, window.limit)))
+        })
+        .collect())
+}
+
+/// One author and a page of their books ([`authors_with_pages`] of one author); `None` when
+/// there is no such author.
 ///
 /// # Errors
 /// When the database fails.
@@ -103,44 +182,11 @@ pub async fn author_with_page(
     ordering: &Ordering<BookSort>,
     window: &Window,
 ) -> ApiResult<Option<(author::Model, Page<book::Model>)>> {
-    let (a, p) = (Alias::new("a"), Alias::new("p"));
-    let pages = pages_of(
-        db.get_database_backend(),
-        &[author_id],
-        filter,
-        ordering,
-        window,
-    );
-    let mut select = Query::select();
-    select
-        .column((a.clone(), author::Column::Id))
-        .column((a.clone(), author::Column::Name))
-        .columns(BOOK_COLUMNS.map(|column| (p.clone(), column)))
-        .from_as(author::Entity, a.clone())
-        .join_subquery(JoinType::LeftJoin, pages, p.clone(), Expr::cust("TRUE"))
-        .and_where(Expr::col((a, author::Column::Id)).eq(author_id))
-        .order_by((p, Alias::new(RANK)), Order::Asc);
-    let rows = db.query_all(&select).await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    let author = author::Model {
-        id: first.try_get_by_index(0)?,
-        name: first.try_get_by_index(1)?,
-    };
-    let mut books = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let Some(id) = row.try_get_by_index::<Option<i64>>(2)? else {
-            continue; // the author has no book in the page
-        };
-        books.push(book::Model {
-            id,
-            title: row.try_get_by_index(3)?,
-            published_year: row.try_get_by_index(4)?,
-            author_id: row.try_get_by_index(5)?,
-        });
-    }
-    Ok(Some((author, Page::from_probe(books, window.limit))))
+    Ok(
+        authors_with_pages(db, &[author_id], filter, ordering, window)
+            .await?
+            .remove(&author_id),
+    )
 }
 
 /// The statement of the pages of `author_ids` in `window` (see [`page_per_author`]).
@@ -151,14 +197,25 @@ fn pages_of(
     ordering: &Ordering<BookSort>,
     window: &Window,
 ) -> SelectStatement {
-    let mut condition = filter.condition(backend);
-    if let Some(after) = &window.after {
-        condition = condition.add(ordering.beyond(after, true));
-    }
+    let condition = page_condition(backend, filter, ordering, window);
     if backend == DbBackend::Postgres {
         top_per_author(author_ids, condition, ordering, window.limit)
     } else {
         ranked_per_author(author_ids, condition, ordering, window.limit)
+    }
+}
+
+/// The books of a page: those matching `filter` beyond the window's cursor.
+fn page_condition(
+    backend: DbBackend,
+    filter: &BookFilter,
+    ordering: &Ordering<BookSort>,
+    window: &Window,
+) -> Condition {
+    let condition = filter.condition(backend);
+    match &window.after {
+        Some(after) => condition.add(ordering.beyond(after, true)),
+        None => condition,
     }
 }
 
@@ -209,20 +266,8 @@ fn top_per_author(
 ) -> SelectStatement {
     let wanted = Alias::new("wanted");
     let page = Alias::new("page");
-    let mut top = Query::select();
-    top.columns(BOOK_COLUMNS)
-        .from(book::Entity)
-        .cond_where(
-            condition.add(
-                Expr::col((book::Entity, book::Column::AuthorId))
-                    .equals((wanted.clone(), Alias::new("column1"))),
-            ),
-        )
-        .limit(first.saturating_add(1));
-    rank_in(&mut top, WindowStatement::new(), ordering);
-    for (expr, order) in ordering.order_terms(false) {
-        top.order_by_expr(expr, order);
-    }
+    let of_author = Expr::col((wanted.clone(), Alias::new("column1")));
+    let top = top_of_author(of_author, condition, ordering, first);
     let mut outer = Query::select();
     outer
         .columns(BOOK_COLUMNS.map(|column| (page.clone(), column)))
@@ -230,6 +275,26 @@ fn top_per_author(
         .from_values(author_ids.iter().copied(), wanted)
         .join_lateral(JoinType::InnerJoin, top, page, Expr::cust("TRUE"));
     outer
+}
+
+/// The page of the author whose ID is `author_id`, a column of the statement it is joined to
+/// `LATERAL`: ranked, in `ordering`, cut at `first + 1` rows.
+fn top_of_author(
+    author_id: Expr,
+    condition: Condition,
+    ordering: &Ordering<BookSort>,
+    first: u64,
+) -> SelectStatement {
+    let mut top = Query::select();
+    top.columns(BOOK_COLUMNS)
+        .from(book::Entity)
+        .cond_where(condition.add(Expr::col((book::Entity, book::Column::AuthorId)).eq(author_id)))
+        .limit(first.saturating_add(1));
+    rank_in(&mut top, WindowStatement::new(), ordering);
+    for (expr, order) in ordering.order_terms(false) {
+        top.order_by_expr(expr, order);
+    }
+    top
 }
 
 /// The windowed statement of [`page_per_author`] (every backend).
