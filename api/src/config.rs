@@ -5,7 +5,11 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::{Parser, Subcommand, ValueEnum, builder::BoolishValueParser};
+use axum::http::HeaderName;
+use clap::{
+    ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+    builder::BoolishValueParser, parser::ValueSource,
+};
 
 use crate::graphql;
 
@@ -66,6 +70,29 @@ pub enum LogFormat {
     Json,
 }
 
+impl Cli {
+    /// The command line and environment of this process; exits with clap's message when they
+    /// do not parse.
+    pub fn from_env() -> Self {
+        let matches = Self::command().get_matches();
+        Self::from_matches(&matches).unwrap_or_else(|err| err.exit())
+    }
+
+    /// The settings of `matches`, noting whether the database URL was left at its default.
+    ///
+    /// # Errors
+    /// When the matches do not make settings.
+    pub fn from_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut cli = Self::from_arg_matches(matches)?;
+        cli.config.database_url_is_default =
+            matches.value_source("database_url") == Some(ValueSource::DefaultValue);
+        Ok(cli)
+    }
+}
+
+/// The database used when none is given: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://authors.db?mode=rwc";
+
 /// Settings shared by every subcommand.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
@@ -74,10 +101,15 @@ pub struct Config {
     #[arg(
         long,
         env = "DATABASE_URL",
-        default_value = "sqlite://authors.db?mode=rwc",
+        default_value = DEFAULT_DATABASE_URL,
         hide_env_values = true
     )]
     pub database_url: String,
+
+    /// Whether `database_url` is the default one, given by neither flag nor variable: only then
+    /// may `serve` fill a new database with the demo data.
+    #[arg(skip)]
+    pub database_url_is_default: bool,
 
     /// Address and port the HTTP server listens on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8000")]
@@ -102,6 +134,16 @@ pub struct Config {
     /// Browser origins allowed by CORS, comma-separated, or `*` for any; none by default.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
+
+    /// Request headers a browser may send cross-origin (CORS), comma-separated, or `*` for any.
+    #[arg(long, env = "CORS_ALLOWED_HEADERS", value_delimiter = ',',
+          default_value = "accept,authorization,content-type", value_parser = header_name)]
+    pub cors_allowed_headers: Vec<String>,
+
+    /// Responses of at least this many bytes are compressed (br, gzip) for clients that accept
+    /// it; 0 turns compression off.
+    #[arg(long, env = "COMPRESSION_MIN_BYTES", default_value_t = 1400)]
+    pub compression_min_bytes: u16,
 
     /// Do not apply pending migrations at start.
     #[arg(long, env = "NO_MIGRATE", value_parser = BoolishValueParser::new())]
@@ -142,11 +184,21 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// A request header's name, or `*`.
+fn header_name(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text == "*" {
+        return Ok(text.to_owned());
+    }
+    HeaderName::try_from(text)
+        .map(|name| name.as_str().to_owned())
+        .map_err(|_| format!("`{text}` is not a header name"))
+}
+
 impl Config {
     /// The defaults, pointed at `database_url`: what tests and tools start from. The caller's
     /// environment plays no part (a `MAX_PAGE_SIZE` in the shell must not change a test).
     pub fn for_database(database_url: &str) -> Self {
-        use clap::{CommandFactory, FromArgMatches};
         let defaults = Cli::command()
             .mut_args(|arg| arg.env(None::<&str>))
             .get_matches_from(["api"]);
@@ -200,6 +252,8 @@ mod tests {
             "DB_MAX_CONNECTIONS",
             "DB_TIMEOUT_SECS",
             "CORS_ALLOWED_ORIGINS",
+            "CORS_ALLOWED_HEADERS",
+            "COMPRESSION_MIN_BYTES",
             "NO_MIGRATE",
             "MAX_QUERY_DEPTH",
             "MAX_QUERY_COMPLEXITY",
@@ -241,6 +295,24 @@ mod tests {
         assert!(status.success(), "the child saw MAX_PAGE_SIZE=7");
     }
 
+    /// Only a database URL given by neither flag nor variable is the default one (the variable is
+    /// switched off here, as in [`Config::for_database`]).
+    #[test]
+    fn the_default_database_url_is_told_apart() {
+        let command = || Cli::command().mut_args(|arg| arg.env(None::<&str>));
+        let parse = |args: &[&str]| {
+            Cli::from_matches(&command().get_matches_from(args))
+                .unwrap()
+                .config
+        };
+        let defaulted = parse(&["api"]);
+        assert!(defaulted.database_url_is_default);
+        assert_eq!(defaulted.database_url, DEFAULT_DATABASE_URL);
+        let given = parse(&["api", "--database-url", DEFAULT_DATABASE_URL]);
+        assert!(!given.database_url_is_default);
+        assert!(!Config::for_database(DEFAULT_DATABASE_URL).database_url_is_default);
+    }
+
     #[test]
     fn settings_parse_from_flags_and_page_sizes_are_bounded() {
         let cli = Cli::parse_from([
@@ -260,6 +332,16 @@ mod tests {
                 action: MigrateAction::Down { steps: 1 }
             })
         ));
+        assert_eq!(
+            cli.config.cors_allowed_headers,
+            ["accept", "authorization", "content-type"]
+        );
+        let headers = Cli::parse_from(["api", "--cors-allowed-headers", "Authorization, X-Trace"]);
+        assert_eq!(
+            headers.config.cors_allowed_headers,
+            ["authorization", "x-trace"]
+        );
+        assert!(Cli::try_parse_from(["api", "--cors-allowed-headers", "bad header"]).is_err());
         assert!(Cli::try_parse_from(["api", "--max-page-size", "0"]).is_err());
         assert!(Cli::try_parse_from(["api", "--max-page-size", "1001"]).is_err());
     }

@@ -38,7 +38,7 @@ pub async fn post_graphql(
             let message = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 format!(
                     "the request body is larger than the limit of {} bytes",
-                    state.max_body_bytes
+                    state.http.max_body_bytes
                 )
             } else {
                 rejection.body_text()
@@ -69,7 +69,7 @@ pub async fn get_graphql(
     if !query.contains("query=") && accepts(&headers, "text/html") {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
-    let request = match async_graphql::http::parse_query_string(&query) {
+    let request = match request_of_url(&query) {
         Ok(request) => request,
         Err(err) => {
             return rejected(
@@ -92,6 +92,44 @@ pub async fn get_graphql(
         return response;
     }
     respond(&state, &headers, prepared).await
+}
+
+/// The parameters of a GraphQL request in a URL (GraphQL over HTTP): `variables` and
+/// `extensions` are JSON objects; the operation name is `operationName`, or `operation_name` as
+/// this service read it before.
+#[derive(serde::Deserialize)]
+struct UrlParameters {
+    #[serde(default)]
+    query: String,
+    #[serde(rename = "operationName")]
+    operation_name: Option<String>,
+    #[serde(rename = "operation_name")]
+    operation_name_snake: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+/// The GraphQL request in the query string `query`.
+fn request_of_url(query: &str) -> Result<async_graphql::Request, String> {
+    let parameters: UrlParameters =
+        serde_urlencoded::from_str(query).map_err(|err| err.to_string())?;
+    let mut request = async_graphql::Request::new(parameters.query);
+    if let Some(name) = parameters
+        .operation_name
+        .or(parameters.operation_name_snake)
+    {
+        request = request.operation_name(name);
+    }
+    if let Some(variables) = parameters.variables.filter(|text| !text.is_empty()) {
+        let variables = serde_json::from_str(&variables)
+            .map_err(|err| format!("`variables` is not a JSON object: {err}"))?;
+        request = request.variables(async_graphql::Variables::from_json(variables));
+    }
+    if let Some(extensions) = parameters.extensions.filter(|text| !text.is_empty()) {
+        request.extensions = serde_json::from_str(&extensions)
+            .map_err(|err| format!("`extensions` is not a JSON object: {err}"))?;
+    }
+    Ok(request)
 }
 
 /// `GET /healthz`: the process is up.
@@ -192,9 +230,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// A request refused before execution: counted, and answered with a GraphQL-shaped error.
+/// A request refused before execution: counted, and answered with a GraphQL-shaped error whose
+/// `extensions.code` names the HTTP status.
 fn rejected(state: &AppState, status: StatusCode, message: &str) -> Response {
     state.metrics.request_rejected();
-    let body = json!({ "errors": [{ "message": message }] });
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        _ => "BAD_REQUEST",
+    };
+    let body = json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, axum::Json(body)).into_response()
 }

@@ -9,7 +9,6 @@ use api::{
     metrics::Metrics,
     seed, telemetry,
 };
-use clap::Parser;
 use migration::{Migrator, MigratorTrait};
 
 /// mimalloc instead of the system allocator: a GraphQL response is thousands of small
@@ -20,7 +19,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_env();
     if let Some(Command::PrintSchema) = cli.command {
         print!("{}", graphql::schema_builder().finish().sdl());
         return ExitCode::SUCCESS;
@@ -43,7 +42,11 @@ async fn main() -> ExitCode {
 
 async fn serve(config: &Config) -> Result<(), String> {
     let metrics = Metrics::new();
+    let first_run = seed::is_first_run(config);
     let db = db::connect_and_migrate(config, &metrics).await?;
+    if first_run {
+        seed_demo_data(&db, "a new database: the default SQLite file did not exist").await?;
+    }
     let listener = tokio::net::TcpListener::bind(config.listen_addr)
         .await
         .map_err(|err| format!("cannot listen on {}: {err}", config.listen_addr))?;
@@ -93,15 +96,20 @@ async fn migrate(config: &Config, action: MigrateAction) -> Result<(), String> {
 
 async fn run_seed(config: &Config) -> Result<(), String> {
     let db = db::connect_and_migrate(config, &Metrics::new()).await?;
-    match seed::seed(&db)
+    seed_demo_data(&db, "asked for").await
+}
+
+/// Fills `db` with the demo data unless it holds authors, and logs what it did and `why`.
+async fn seed_demo_data(db: &sea_orm::DatabaseConnection, why: &str) -> Result<(), String> {
+    match seed::seed(db)
         .await
         .map_err(|err| format!("seeding failed: {err:?}"))?
     {
         seed::Seeded::AlreadyPopulated => {
-            tracing::info!("the database already holds authors; nothing seeded");
+            tracing::info!(why, "the database already holds authors; nothing seeded");
         }
         seed::Seeded::Inserted { authors, books } => {
-            tracing::info!(authors, books, "demo data seeded");
+            tracing::info!(authors, books, why, "demo data seeded");
         }
     }
     Ok(())

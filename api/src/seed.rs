@@ -1,9 +1,12 @@
 //! Demo data for a fresh database: 40 authors (Unicode names among them) and about 300 books,
 //! the same every time. It writes through the same store functions as the rest of the API.
 
+use std::path::Path;
+
 use sea_orm::{DatabaseConnection, TransactionTrait};
 
 use crate::{
+    config::Config,
     domain::{AuthorName, BookTitle, PublishedYear},
     error::ApiResult,
     store::{self, author::AuthorFilter, book::NewBook},
@@ -98,6 +101,24 @@ pub async fn seed(db: &DatabaseConnection) -> ApiResult<Seeded> {
     })
 }
 
+/// Whether this start creates the database it will use, so that `serve` should fill it with the
+/// demo data: only when the database URL was left at its default (neither flag nor variable) and
+/// its SQLite file does not exist yet, and the migrations run at start. Asked before connecting,
+/// which creates the file.
+pub fn is_first_run(config: &Config) -> bool {
+    config.database_url_is_default
+        && !config.no_migrate
+        && sqlite_file(&config.database_url).is_some_and(|file| !file.exists())
+}
+
+/// The file of a `sqlite:` URL; `None` for an in-memory database or another backend.
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && !path.starts_with(':')).then_some(Path::new(path))
+}
+
 /// The `j`-th book of the `i`-th author: a title from the word lists, a year between 1850 and
 /// 2024, and now and then no year at all.
 fn demo_book(i: usize, j: usize) -> ApiResult<NewBook> {
@@ -110,4 +131,23 @@ fn demo_book(i: usize, j: usize) -> ApiResult<NewBook> {
             .map(|y| PublishedYear::parse("publishedYear", y))
             .transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_sqlite_file_has_a_path() {
+        assert_eq!(
+            sqlite_file("sqlite://authors.db?mode=rwc"),
+            Some(Path::new("authors.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/a b.db"),
+            Some(Path::new("/tmp/a b.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://localhost/db"), None);
+    }
 }

@@ -154,6 +154,10 @@ async fn malformed_bodies_get_a_400_with_a_graphql_error(backend: Backend) {
             response["errors"][0]["message"].is_string(),
             "{body}: {response}"
         );
+        assert_eq!(
+            response["errors"][0]["extensions"]["code"], "BAD_REQUEST",
+            "{body}: {response}"
+        );
     }
 }
 
@@ -164,6 +168,7 @@ async fn a_post_that_is_not_json_is_415_and_writes_nothing(backend: Backend) {
             .to_string();
 
     let mut statuses = Vec::new();
+    let mut codes = Vec::new();
     for content_type in [
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
@@ -173,11 +178,12 @@ async fn a_post_that_is_not_json_is_415_and_writes_nothing(backend: Backend) {
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
-        statuses.push(
-            app.send(request.body(Body::from(mutation.clone())).unwrap())
-                .await
-                .0,
-        );
+        let (status, _, body) = app
+            .send(request.body(Body::from(mutation.clone())).unwrap())
+            .await;
+        statuses.push(status);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        codes.push(body["errors"][0]["extensions"]["code"].clone());
     }
     let charset = Request::post("/graphql")
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
@@ -187,14 +193,90 @@ async fn a_post_that_is_not_json_is_415_and_writes_nothing(backend: Backend) {
         .unwrap();
 
     assert_eq!(statuses, [StatusCode::UNSUPPORTED_MEDIA_TYPE; 3]);
+    assert_eq!(codes, vec![json!("UNSUPPORTED_MEDIA_TYPE"); 3]);
     assert_eq!(app.send(charset).await.0, StatusCode::OK);
     assert_eq!(app.count_rows("author").await, 0);
+}
+
+/// The URL of a GET request names the operation as GraphQL over HTTP spells it (`operationName`),
+/// or as earlier versions did (`operation_name`), and carries its variables; a mutation chosen
+/// that way is still refused.
+async fn get_picks_the_named_operation_with_its_variables(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (id, _) = app
+        .author_with_books("Basho", &[("Narrow Road", None)])
+        .await;
+    let document = "query Names { authors { nodes { name } } } query One($id: ID!) { author(id: $id) { books { nodes { title } } } } mutation Wipe { deleteAuthor(id: \"1\") { deletedAuthorId } }";
+    let url = |name_parameter: &str, name: &str, variables: &str| {
+        let encoded: String = serde_urlencoded_pairs(&[
+            ("query", document.to_owned()),
+            (name_parameter, name.to_owned()),
+            ("variables", variables.to_owned()),
+        ]);
+        format!("/graphql?{encoded}")
+    };
+    let get = |uri: String| Request::get(uri).body(Body::empty()).unwrap();
+
+    let (names_status, _, names) = app.send(get(url("operationName", "Names", ""))).await;
+    let (one_status, _, one) = app
+        .send(get(url(
+            "operationName",
+            "One",
+            &format!(r#"{{"id":"{id}"}}"#),
+        )))
+        .await;
+    let (old_status, _, old) = app.send(get(url("operation_name", "Names", ""))).await;
+    let (wipe_status, _, wipe) = app.send(get(url("operationName", "Wipe", ""))).await;
+
+    let json = |body: &[u8]| serde_json::from_slice::<Value>(body).unwrap();
+    assert_eq!(
+        (names_status, one_status, old_status),
+        (StatusCode::OK, StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(
+        json(&names)["data"]["authors"]["nodes"],
+        json!([{ "name": "Basho" }])
+    );
+    assert_eq!(json(&old), json(&names));
+    assert_eq!(
+        json(&one)["data"]["author"]["books"]["nodes"],
+        json!([{ "title": "Narrow Road" }])
+    );
+    assert_eq!(wipe_status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        json(&wipe)["errors"][0]["extensions"]["code"],
+        "METHOD_NOT_ALLOWED"
+    );
+    assert_eq!(app.count_rows("author").await, 1);
+}
+
+/// `pairs` URL-encoded as a query string.
+fn serde_urlencoded_pairs(pairs: &[(&str, String)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name}={}", percent_encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// `text` with every byte but unreserved characters percent-encoded.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 on_every_backend!(
     a_post_that_is_not_json_is_415_and_writes_nothing,
     a_query_over_a_real_socket_returns_json,
     get_runs_queries_and_serves_graphiql_to_browsers,
+    get_picks_the_named_operation_with_its_variables,
     the_graphql_response_media_type_is_used_when_accepted,
     malformed_bodies_get_a_400_with_a_graphql_error,
 );

@@ -78,6 +78,116 @@ async fn cors_allows_only_the_configured_origins_and_answers_preflight(backend: 
     );
 }
 
+/// A frontend that sends a token asks in its preflight for `authorization`: allowed by default,
+/// as are `content-type` and `accept`; `CORS_ALLOWED_HEADERS` replaces the list, and `*` allows
+/// whatever the browser asks for.
+async fn cors_allows_the_authorization_header_and_the_configured_headers(backend: Backend) {
+    let origin = |c: &mut api::config::Config| {
+        c.cors_allowed_origins = vec!["https://app.example".into()];
+    };
+    let default = TestApp::spawn_with(backend.clone(), origin).await;
+    let custom = TestApp::spawn_with(backend.clone(), |c| {
+        origin(c);
+        c.cors_allowed_headers = vec!["content-type".into(), "x-trace".into()];
+    })
+    .await;
+    let any = TestApp::spawn_with(backend, |c| {
+        origin(c);
+        c.cors_allowed_headers = vec!["*".into()];
+    })
+    .await;
+    let (default, custom, any) = (
+        default.listen().await,
+        custom.listen().await,
+        any.listen().await,
+    );
+    let client = reqwest::Client::new();
+    let allowed = |address, headers: &'static str| {
+        let request = client
+            .request(Method::OPTIONS, format!("http://{address}/graphql"))
+            .header("origin", "https://app.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", headers)
+            .send();
+        async move {
+            let response = request.await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response
+                .headers()
+                .get("access-control-allow-headers")
+                .map(|value| value.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        }
+    };
+
+    let by_default = allowed(default, "authorization,content-type").await;
+    let listed = allowed(custom, "authorization,content-type").await;
+    let mirrored = allowed(any, "authorization,x-other").await;
+
+    for header in ["accept", "authorization", "content-type"] {
+        assert!(by_default.contains(header), "{header} in {by_default}");
+    }
+    assert!(
+        listed.contains("x-trace") && !listed.contains("authorization"),
+        "{listed}"
+    );
+    assert!(
+        mirrored.contains("authorization") && mirrored.contains("x-other"),
+        "{mirrored}"
+    );
+}
+
+/// Responses of `COMPRESSION_MIN_BYTES` (1,400) or more come compressed to a client that accepts
+/// br or gzip, and decompress to the same JSON; smaller ones, and every response to a client
+/// that accepts neither, come as they are.
+async fn large_responses_are_compressed_for_clients_that_accept_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.authors_with_books(30, 5).await;
+    let address = app.listen().await;
+    let large = json!({ "query": "{ authors(first: 30) { nodes { id name books { nodes { id title publishedYear } } } } }" });
+    let small = json!({ "query": "{ authors(first: 1) { nodes { name } } }" });
+    let raw = reqwest::Client::builder()
+        .no_brotli()
+        .no_gzip()
+        .build()
+        .unwrap();
+    let decoding = reqwest::Client::new();
+    let post = |client: &reqwest::Client, body: &Value, encoding: &'static str| {
+        client
+            .post(format!("http://{address}/graphql"))
+            .header("accept-encoding", encoding)
+            .json(body)
+            .send()
+    };
+
+    let identity = post(&raw, &large, "identity").await.unwrap();
+    let identity_encoding = identity.headers().get("content-encoding").cloned();
+    let plain = identity.bytes().await.unwrap();
+    let mut sizes = Vec::new();
+    for encoding in ["br", "gzip"] {
+        let compressed = post(&raw, &large, encoding).await.unwrap();
+        assert_eq!(compressed.headers()["content-encoding"], encoding);
+        sizes.push(compressed.bytes().await.unwrap().len());
+        let decoded: Value = post(&decoding, &large, encoding)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(decoded, serde_json::from_slice::<Value>(&plain).unwrap());
+    }
+    let small = post(&raw, &small, "br, gzip").await.unwrap();
+
+    assert!(identity_encoding.is_none());
+    assert!(plain.len() > 5_000, "{} bytes", plain.len());
+    assert!(
+        sizes.iter().all(|size| size * 4 < plain.len()),
+        "{sizes:?} against {}",
+        plain.len()
+    );
+    assert!(small.headers().get("content-encoding").is_none());
+}
+
 async fn a_body_over_the_limit_is_413_before_any_sql(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let address = app.listen().await;
@@ -260,6 +370,8 @@ async fn metrics_count_requests_statements_batches_and_the_pool(backend: Backend
 
 on_every_backend!(
     cors_allows_only_the_configured_origins_and_answers_preflight,
+    cors_allows_the_authorization_header_and_the_configured_headers,
+    large_responses_are_compressed_for_clients_that_accept_it,
     a_body_over_the_limit_is_413_before_any_sql,
     a_request_slower_than_the_timeout_gets_408,
     shutdown_finishes_requests_in_flight_and_refuses_new_ones,
@@ -398,4 +510,50 @@ mod outage {
         a_database_outage_gives_internal_errors_and_not_ready_then_heals,
         a_connection_cut_in_the_middle_of_a_mutation_leaves_nothing_half_written,
     );
+}
+
+/// `serve` on a first run (the default database URL, its SQLite file not there yet) fills the new
+/// database with the demo data, so the first nested query shows authors and books; never a
+/// database it was pointed at, nor one that existed before the start.
+#[tokio::test]
+async fn a_first_run_on_the_default_database_has_demo_data_and_no_other_does() {
+    use api::{config::Config, db, metrics::Metrics, seed};
+
+    let dir = std::env::temp_dir().join(format!("first-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("authors.db");
+    let _ = std::fs::remove_file(&file);
+    let mut config = Config::for_database(&format!("sqlite://{}?mode=rwc", file.display()));
+    assert!(!seed::is_first_run(&config), "a URL that was given");
+    config.database_url_is_default = true;
+    assert!(seed::is_first_run(&config));
+    let no_migrate = Config {
+        no_migrate: true,
+        ..config.clone()
+    };
+    assert!(!seed::is_first_run(&no_migrate));
+
+    let database = db::connect_and_migrate(&config, &Metrics::new())
+        .await
+        .unwrap();
+    assert!(
+        !seed::is_first_run(&config),
+        "the file exists once connected"
+    );
+    let seeded = seed::seed(&database).await.unwrap();
+    let app = api::app::build_app(api::app::AppState::new(database, Metrics::new(), &config));
+    let (_, response) = crate::helpers::send_graphql(
+        app,
+        json!({ "query": "{ authors(first: 2) { nodes { name books(first: 1) { nodes { title } } } } }" }),
+    )
+    .await;
+
+    assert!(matches!(seeded, seed::Seeded::Inserted { authors: 40, .. }));
+    let authors = response["data"]["authors"]["nodes"].as_array().unwrap();
+    assert_eq!(authors.len(), 2, "{response}");
+    assert_eq!(
+        authors[0]["books"]["nodes"].as_array().map(Vec::len),
+        Some(1)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
