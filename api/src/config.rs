@@ -174,8 +174,8 @@ pub struct Config {
     #[arg(long, env = "DISABLE_INTROSPECTION", value_parser = BoolishValueParser::new())]
     pub disable_introspection: bool,
 
-    /// Most bytes (estimated) of parsed query documents kept for reuse, least recently used
-    /// first out; 0 keeps none.
+    /// Most bytes (estimated) of parsed query documents, persisted queries included, kept for
+    /// reuse, least recently used first out; 0 keeps none.
     #[arg(long, env = "DOCUMENT_STORE_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub document_store_bytes: usize,
 

@@ -91,8 +91,28 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    respond(&state, &headers, prepared).await
+    let cacheable = prepared.is_persisted_query();
+    let mut response = respond(&state, &headers, prepared).await;
+    // A persisted query over GET is a URL a CDN can cache: an answer without errors may be
+    // served again for a few seconds.
+    if cacheable && response.extensions().get::<Answered>().is_some() {
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(PERSISTED_CACHE_CONTROL),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("accept"));
+    }
+    response
 }
+
+/// The `Cache-Control` of a persisted query's answer over GET (docs/reference.md § Persisted
+/// queries).
+pub const PERSISTED_CACHE_CONTROL: &str = "public, max-age=10";
+
+/// Marks a response that executed without errors.
+#[derive(Clone, Copy)]
+struct Answered;
 
 /// The parameters of a GraphQL request in a URL (GraphQL over HTTP): `variables` and
 /// `extensions` are JSON objects; the operation name is `operationName`, or `operation_name` as
@@ -188,7 +208,12 @@ async fn respond(state: &AppState, headers: &HeaderMap, request: graphql::Prepar
         tracing::error!(error = %err, "could not serialise a GraphQL response");
         br#"{"errors":[{"message":"internal server error"}]}"#.to_vec()
     });
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+    let answered = reply.errors().is_empty();
+    let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    if answered {
+        response.extensions_mut().insert(Answered);
+    }
+    response
 }
 
 /// Whether the `Content-Type` header is JSON.

@@ -104,6 +104,9 @@ impl Service {
     /// Executes a prepared request, with fresh per-request loaders whose batches are
     /// deterministic.
     pub async fn run(&self, prepared: Prepared) -> Reply {
+        if let Some(refusal) = prepared.refusal {
+            return Reply::new(async_graphql::Response::from_errors(vec![refusal]));
+        }
         let lists_as_json = prepared.lists_as_json();
         let mut request = prepared.request;
         if lists_as_json {

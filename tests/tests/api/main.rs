@@ -16,6 +16,7 @@ mod migrations;
 mod model;
 mod mutations;
 mod pagination;
+mod persisted;
 mod plans;
 mod queries;
 mod schema;
