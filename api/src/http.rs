@@ -66,7 +66,8 @@ pub async fn get_graphql(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    if !query.contains("query=") && accepts(&headers, "text/html") {
+    let names_a_request = query.contains("query=") || query.contains("extensions=");
+    if !names_a_request && accepts(&headers, "text/html") {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     let request = match request_of_url(&query) {
@@ -94,7 +95,7 @@ pub async fn get_graphql(
     let cacheable = prepared.is_persisted_query();
     let mut response = respond(&state, &headers, prepared).await;
     // A persisted query over GET is a URL a CDN can cache: an answer without errors may be
-    // served again for a few seconds.
+    // served again for a few seconds. `public` holds while no answer depends on the caller.
     if cacheable && response.extensions().get::<Answered>().is_some() {
         let headers = response.headers_mut();
         headers.insert(
@@ -134,16 +135,17 @@ fn request_of_url(query: &str) -> Result<async_graphql::Request, String> {
     let parameters: UrlParameters =
         serde_urlencoded::from_str(query).map_err(|err| err.to_string())?;
     let mut request = async_graphql::Request::new(parameters.query);
-    if let Some(name) = parameters
+    let name = parameters
         .operation_name
-        .or(parameters.operation_name_snake)
-    {
+        .or(parameters.operation_name_snake);
+    if let Some(name) = name.filter(|name| !name.is_empty()) {
         request = request.operation_name(name);
     }
     if let Some(variables) = parameters.variables.filter(|text| !text.is_empty()) {
-        let variables = serde_json::from_str(&variables)
-            .map_err(|err| format!("`variables` is not a JSON object: {err}"))?;
-        request = request.variables(async_graphql::Variables::from_json(variables));
+        let variables: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&variables)
+                .map_err(|err| format!("`variables` is not a JSON object: {err}"))?;
+        request = request.variables(async_graphql::Variables::from_json(variables.into()));
     }
     if let Some(extensions) = parameters.extensions.filter(|text| !text.is_empty()) {
         request.extensions = serde_json::from_str(&extensions)

@@ -202,7 +202,7 @@ fn persisted_hash(request: &Request) -> Result<Option<Hash>, ServerError> {
         return Err(malformed("has no `sha256Hash` string"));
     };
     let mut hash = [0; 32];
-    if hex.len() != 64 || !hex.is_ascii() {
+    if hex.len() != 64 || !hex.bytes().all(|byte| byte.is_ascii_hexdigit()) {
         return Err(malformed("`sha256Hash` is not 64 hexadecimal digits"));
     }
     for (byte, pair) in hash.iter_mut().zip(hex.as_bytes().chunks(2)) {

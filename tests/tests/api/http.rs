@@ -226,6 +226,12 @@ async fn get_picks_the_named_operation_with_its_variables(backend: Backend) {
         )))
         .await;
     let (old_status, _, old) = app.send(get(url("operation_name", "Names", ""))).await;
+    let single = format!(
+        "/graphql?query={}&operationName=&variables=%7B%7D",
+        percent_encode("{ authors { nodes { name } } }")
+    );
+    let (unnamed_status, _, unnamed) = app.send(get(single)).await;
+    let (list_status, _, list) = app.send(get(url("operationName", "One", "[1]"))).await;
     let (wipe_status, _, wipe) = app.send(get(url("operationName", "Wipe", ""))).await;
 
     let json = |body: &[u8]| serde_json::from_slice::<Value>(body).unwrap();
@@ -238,6 +244,17 @@ async fn get_picks_the_named_operation_with_its_variables(backend: Backend) {
         json!([{ "name": "Basho" }])
     );
     assert_eq!(json(&old), json(&names));
+    assert_eq!(unnamed_status, StatusCode::OK);
+    assert_eq!(
+        json(&unnamed),
+        json(&names),
+        "an empty operationName names none"
+    );
+    assert_eq!(list_status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        json(&list)["errors"][0]["extensions"]["code"],
+        "BAD_REQUEST"
+    );
     assert_eq!(
         json(&one)["data"]["author"]["books"]["nodes"],
         json!([{ "title": "Narrow Road" }])

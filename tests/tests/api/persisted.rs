@@ -71,6 +71,17 @@ async fn a_hash_is_unknown_until_its_query_is_sent_then_answered_over_post_and_g
         .post_json(&json!({ "extensions": extensions(&hash) }))
         .await;
     let (get_status, get_headers, by_get) = get_hash(&app, &hash, "").await;
+    let (_, browser_headers, _) = app
+        .send(
+            Request::get(format!(
+                "/graphql?extensions={}",
+                percent_encode(&extensions(&hash).to_string())
+            ))
+            .header(header::ACCEPT, "text/html,application/json")
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
 
     assert_eq!(unknown_status, StatusCode::OK);
     assert_eq!(
@@ -88,6 +99,7 @@ async fn a_hash_is_unknown_until_its_query_is_sent_then_answered_over_post_and_g
     assert_eq!(get_status, StatusCode::OK);
     assert_eq!(by_get["data"], expected, "{by_get}");
     assert_eq!(get_headers[header::CACHE_CONTROL], "public, max-age=10");
+    assert_eq!(browser_headers[header::CONTENT_TYPE], "application/json");
 }
 
 /// Variables travel with the hash; a stored mutation is still refused over GET, and never
@@ -138,6 +150,7 @@ async fn wrong_hashes_and_malformed_extensions_are_bad_user_input(backend: Backe
         json!({ "persistedQuery": { "version": 1, "sha256Hash": "abc" } }),
         json!({ "persistedQuery": { "version": 1, "sha256Hash": "z".repeat(64) } }),
         json!({ "persistedQuery": { "version": 1, "sha256Hash": "é".repeat(32) } }),
+        json!({ "persistedQuery": { "version": 1, "sha256Hash": "+a".repeat(32) } }),
         json!({ "persistedQuery": { "version": 1, "sha256Hash": 7 } }),
     ];
     let before = app.metrics.statements_executed();
@@ -150,14 +163,17 @@ async fn wrong_hashes_and_malformed_extensions_are_bad_user_input(backend: Backe
         .await;
     let mut codes = Vec::new();
     for extensions in &malformed {
-        let (status, response) = app
-            .post_json(&json!({ "query": QUERY, "extensions": extensions }))
-            .await;
-        codes.push((
-            status,
-            error_code(&response).to_owned(),
-            response.get("data").cloned(),
-        ));
+        for body in [
+            json!({ "query": QUERY, "extensions": extensions }),
+            json!({ "extensions": extensions }),
+        ] {
+            let (status, response) = app.post_json(&body).await;
+            codes.push((
+                status,
+                error_code(&response).to_owned(),
+                response.get("data").cloned(),
+            ));
+        }
     }
 
     assert_eq!(mismatch_status, StatusCode::OK);
