@@ -24,7 +24,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{config::Config, graphql, http, metrics::Metrics};
+use crate::{config::Config, graphql, http, metrics::Metrics, playground};
 
 /// What every request handler shares (cloned for each request, so it holds only handles).
 #[derive(Clone)]
@@ -48,6 +48,8 @@ pub struct HttpSettings {
     pub cors_allowed_headers: Vec<String>,
     /// The smallest response compressed; 0 for none.
     pub compression_min_bytes: u16,
+    /// Whether browsers get the playground.
+    pub playground: bool,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Longest a request may take.
@@ -65,6 +67,7 @@ impl AppState {
                 cors_allowed_origins: config.cors_allowed_origins.clone(),
                 cors_allowed_headers: config.cors_allowed_headers.clone(),
                 compression_min_bytes: config.compression_min_bytes,
+                playground: config.playground,
                 max_body_bytes: config.max_body_bytes,
                 request_timeout: config.request_timeout(),
             }),
@@ -113,7 +116,11 @@ pub fn build_app(state: AppState) -> Router {
                 .level(Level::INFO)
                 .latency_unit(LatencyUnit::Millis),
         );
-    Router::new()
+    let mut router = Router::new();
+    if settings.playground {
+        router = router.route("/playground/{*path}", get(playground::asset));
+    }
+    router
         .route("/graphql", get(http::get_graphql).post(http::post_graphql))
         .route("/healthz", get(http::healthz))
         .route("/readyz", get(http::readyz))

@@ -170,6 +170,12 @@ pub struct Config {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
 
+    /// Serve the GraphiQL playground to browsers at `GET /graphql` (its files under
+    /// `/playground/`); `false` turns it off.
+    #[arg(long, env = "PLAYGROUND", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub playground: bool,
+
     /// Refuse introspection queries (`__schema`, `__type`), e.g. in production.
     #[arg(long, env = "DISABLE_INTROSPECTION", value_parser = BoolishValueParser::new())]
     pub disable_introspection: bool,
@@ -261,6 +267,7 @@ mod tests {
             "REQUEST_TIMEOUT_SECS",
             "SHUTDOWN_TIMEOUT_SECS",
             "DISABLE_INTROSPECTION",
+            "PLAYGROUND",
             "DOCUMENT_STORE_BYTES",
             "LOG_FORMAT",
         ] {
@@ -342,6 +349,12 @@ mod tests {
             ["authorization", "x-trace"]
         );
         assert!(Cli::try_parse_from(["api", "--cors-allowed-headers", "bad header"]).is_err());
+        assert!(cli.config.playground);
+        assert!(
+            !Cli::parse_from(["api", "--playground", "false"])
+                .config
+                .playground
+        );
         assert!(Cli::try_parse_from(["api", "--max-page-size", "0"]).is_err());
         assert!(Cli::try_parse_from(["api", "--max-page-size", "1001"]).is_err());
     }

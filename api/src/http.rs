@@ -1,7 +1,6 @@
 //! GraphQL over HTTP (docs/reference.md § GraphQL endpoint): POST and GET, content negotiation,
 //! GraphiQL for browsers, and the health checks.
 
-use async_graphql::http::GraphiQLSource;
 use std::time::Instant;
 
 use axum::{
@@ -9,11 +8,11 @@ use axum::{
     extract::rejection::BytesRejection,
     extract::{RawQuery, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use crate::{app::AppState, graphql, metrics::Outcome};
+use crate::{app::AppState, graphql, metrics::Outcome, playground};
 
 /// The media type of the GraphQL-over-HTTP spec.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -67,8 +66,9 @@ pub async fn get_graphql(
 ) -> Response {
     let query = query.unwrap_or_default();
     let names_a_request = query.contains("query=") || query.contains("extensions=");
-    if !names_a_request && accepts(&headers, "text/html") {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    let browser = state.http.playground && accepts(&headers, "text/html");
+    if browser && !names_a_request {
+        return playground::page("/graphql", None, None).into_response();
     }
     let request = match request_of_url(&query) {
         Ok(request) => request,
@@ -80,6 +80,10 @@ pub async fn get_graphql(
             );
         }
     };
+    // A browser opening a query's URL gets the playground with that query in its editor.
+    if browser && !request.query.is_empty() {
+        return playground::page("/graphql", None, Some(&request.query)).into_response();
+    }
     let prepared = state.graphql.prepare(request);
     if prepared.is_mutation() {
         let mut response = rejected(

@@ -1,5 +1,5 @@
 //! The authors-and-books GraphQL service. Its layers, each using only those below it: [`app`],
-//! [`http`], [`config`], [`db`] and [`metrics`] (the application) → [`graphql`] → [`store`], with
+//! [`http`], [`playground`], [`config`], [`db`] and [`metrics`] (the application) → [`graphql`] → [`store`], with
 //! [`domain`] and [`error`] shared by all.
 
 /// The application state, router and server loop.
@@ -18,6 +18,8 @@ pub mod graphql;
 pub mod http;
 /// Prometheus metrics.
 pub mod metrics;
+/// GraphiQL, served by the binary alone.
+pub mod playground;
 /// Demo data.
 pub mod seed;
 /// All SQL: keyset pages, filters, the per-author pages of many authors, counts, inserts.

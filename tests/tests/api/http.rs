@@ -277,11 +277,85 @@ fn serde_urlencoded_pairs(pairs: &[(&str, String)]) -> String {
         .join("&")
 }
 
+/// The playground is served by the binary alone: its page loads files from this server only,
+/// each served with its media type; a browser opening a query's URL gets the page with that
+/// query in its editor, while a client asking for JSON gets the answer; `PLAYGROUND=false` turns
+/// all of it off.
+async fn the_playground_is_served_by_the_binary_alone(backend: Backend) {
+    let on = TestApp::spawn(backend.clone()).await;
+    let off = TestApp::spawn_with(backend, |c| c.playground = false).await;
+    let browser = |uri: String| {
+        Request::get(uri)
+            .header(header::ACCEPT, "text/html,application/xhtml+xml,*/*;q=0.8")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let query = "{ authors { nodes { name } } }";
+    let query_url = format!("/graphql?query={}", percent_encode(query));
+
+    let (_, _, page) = on.send(browser("/graphql".into())).await;
+    let page = String::from_utf8(page).unwrap();
+    let mut assets = Vec::new();
+    for attribute in ["src=\"", "href=\""] {
+        for (start, _) in page.match_indices(attribute) {
+            let target = &page[start + attribute.len()..];
+            let target = target[..target.find('"').unwrap()].to_owned();
+            let (status, headers, body) = on.send(browser(target.clone())).await;
+            assets.push((
+                target,
+                status,
+                headers[header::CONTENT_TYPE].clone(),
+                body.len(),
+            ));
+        }
+    }
+    let (_, _, with_query) = on.send(browser(query_url.clone())).await;
+    let (json_status, json_headers, answer) = on
+        .send(Request::get(query_url.clone()).body(Body::empty()).unwrap())
+        .await;
+    let (off_status, _, _) = off.send(browser("/graphql".into())).await;
+    let (off_query_status, off_query_headers, _) = off.send(browser(query_url)).await;
+    let (off_asset_status, _, _) = off.send(browser(assets[0].0.clone())).await;
+
+    assert_eq!(assets.len(), 4, "{page}");
+    for (target, status, media_type, size) in &assets {
+        assert!(target.starts_with("/playground/"), "{target}");
+        assert_eq!(*status, StatusCode::OK, "{target}");
+        let expected = if target.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            media_type.to_str().unwrap().starts_with(expected),
+            "{target}"
+        );
+        assert!(*size > 10_000, "{target}: {size} bytes");
+    }
+    assert!(
+        !page.contains("unpkg") && !page.contains("https://"),
+        "{page}"
+    );
+    assert!(
+        String::from_utf8(with_query)
+            .unwrap()
+            .contains(&format!("\"query\":\"{query}\""))
+    );
+    assert_eq!(json_status, StatusCode::OK);
+    assert_eq!(json_headers[header::CONTENT_TYPE], "application/json");
+    assert!(serde_json::from_slice::<Value>(&answer).unwrap()["data"]["authors"].is_object());
+    assert_eq!(off_status, StatusCode::BAD_REQUEST);
+    assert_eq!(off_query_status, StatusCode::OK);
+    assert_eq!(off_query_headers[header::CONTENT_TYPE], "application/json");
+    assert_eq!(off_asset_status, StatusCode::NOT_FOUND);
+}
+
 on_every_backend!(
     a_post_that_is_not_json_is_415_and_writes_nothing,
     a_query_over_a_real_socket_returns_json,
     get_runs_queries_and_serves_graphiql_to_browsers,
     get_picks_the_named_operation_with_its_variables,
+    the_playground_is_served_by_the_binary_alone,
     the_graphql_response_media_type_is_used_when_accepted,
     malformed_bodies_get_a_400_with_a_graphql_error,
 );
