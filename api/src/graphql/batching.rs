@@ -6,7 +6,9 @@
 //! that delay, and the keys of one list are then split over two statements. Here a batch instead
 //! waits for the request's next *standstill*: its execution future returned `Pending`, was not woken
 //! meanwhile, and no batch is still handing out results. Every resolver that could register a key
-//! has then done so, and the number of statements of a request is fixed by the shape of the query
+//! has then done so. The request then waits until every batch released at that standstill has
+//! taken its keys, so that no key registered with the results of one can join another: the
+//! number of statements of a request is fixed by the shape of the query
 //! (docs/reference.md § Types and semantics).
 
 use std::{
@@ -29,8 +31,12 @@ pub struct Standstill(Arc<Shared>);
 struct Shared {
     /// How many standstills the request has reached.
     count: watch::Sender<u64>,
+    /// Batches waiting for the next standstill.
+    waiting: AtomicUsize,
     /// Batches released and still running (loading, or handing out results).
     running: AtomicUsize,
+    /// Batches released that have not yet taken their keys.
+    untaken: AtomicUsize,
     /// Wakes the request when the last running batch ends.
     request: Mutex<Option<Waker>>,
 }
@@ -39,7 +45,9 @@ impl Standstill {
     pub fn new() -> Self {
         Self(Arc::new(Shared {
             count: watch::channel(0).0,
+            waiting: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
+            untaken: AtomicUsize::new(0),
             request: Mutex::new(None),
         }))
     }
@@ -56,6 +64,7 @@ impl Standstill {
             };
             let mut standstills = strong.count.subscribe();
             let seen = *standstills.borrow_and_update();
+            strong.waiting.fetch_add(1, Ordering::AcqRel);
             drop(strong);
             let shared = Weak::clone(&shared);
             tokio::spawn(async move {
@@ -65,8 +74,14 @@ impl Standstill {
                 let Some(shared) = shared.upgrade() else {
                     return;
                 };
-                let _running = Running::start(shared);
-                batch.await;
+                // Counted as running, and as not having taken its keys, by the standstill that
+                // released it.
+                let taken = Arc::new(Taken {
+                    done: AtomicBool::new(false),
+                    shared: Arc::clone(&shared),
+                });
+                let _running = Running(shared, Arc::clone(&taken));
+                TAKEN.scope(taken, batch).await;
             });
         }
     }
@@ -99,6 +114,14 @@ impl<F: Future> Future for Observed<F> {
             .request
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        // Until every batch of the last standstill has taken its keys (the DataLoader takes them
+        // only once its task runs, after a timer), the request waits: a resolver that went on
+        // with the results of one batch could add keys to another, and which keys share a
+        // statement would depend on timing. Taking keys needs no connection, so a request that
+        // holds one mid-statement cannot hold the batches up. The last to take wakes it.
+        if shared.untaken.load(Ordering::Acquire) > 0 {
+            return Poll::Pending;
+        }
         let flag = Arc::new(WakeFlag {
             woken: AtomicBool::new(false),
             inner: cx.waker().clone(),
@@ -109,6 +132,10 @@ impl<F: Future> Future for Observed<F> {
             && !flag.woken.load(Ordering::Acquire)
             && shared.running.load(Ordering::Acquire) == 0
         {
+            // Every waiting batch is released, and counts as running from now on.
+            let released = shared.waiting.swap(0, Ordering::AcqRel);
+            shared.running.fetch_add(released, Ordering::AcqRel);
+            shared.untaken.fetch_add(released, Ordering::AcqRel);
             shared.count.send_modify(|count| *count += 1);
         }
         poll
@@ -117,27 +144,54 @@ impl<F: Future> Future for Observed<F> {
 
 /// Counts a released batch as running until dropped, even by a panic; when the last running batch
 /// ends, wakes the request so that it can reach its next standstill.
-struct Running(Arc<Shared>);
+struct Running(Arc<Shared>, Arc<Taken>);
 
-impl Running {
-    fn start(shared: Arc<Shared>) -> Self {
-        shared.running.fetch_add(1, Ordering::AcqRel);
-        Self(shared)
+tokio::task_local! {
+    /// The batch a DataLoader task runs.
+    static TAKEN: Arc<Taken>;
+}
+
+/// Whether a released batch has taken its keys.
+struct Taken {
+    done: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Taken {
+    /// Marks the batch as having taken its keys, once; the last of a standstill wakes the request.
+    fn mark(&self) {
+        if !self.done.swap(true, Ordering::AcqRel)
+            && self.shared.untaken.fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            self.shared.wake_request();
+        }
     }
+}
+
+impl Shared {
+    fn wake_request(&self) {
+        let waker = self
+            .request
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// Called by each loader as it starts loading: its batch has taken its keys.
+pub fn keys_taken() {
+    let _ = TAKEN.try_with(|taken| taken.mark());
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
+        // A batch that ended without loading (no keys) took nothing, and holds nobody up.
+        self.1.mark();
         if self.0.running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let waker = self
-                .0
-                .request
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            self.0.wake_request();
         }
     }
 }

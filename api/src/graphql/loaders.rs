@@ -17,7 +17,7 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{author, book};
 use sea_orm::DatabaseConnection;
 
-use super::batching::Standstill;
+use super::batching::{self, Standstill};
 use crate::{
     error::{ApiError, ApiResult},
     store::{
@@ -127,6 +127,7 @@ impl Loader<(i64, Interned<BooksArgs>)> for BooksByAuthorLoader {
         &self,
         keys: &[(i64, Interned<BooksArgs>)],
     ) -> ApiResult<HashMap<(i64, Interned<BooksArgs>), Self::Value>> {
+        batching::keys_taken();
         self.1.batch_loaded("books_by_author", keys.len());
         let db = &self.0;
         per_argument_set(keys, |author_ids, args| async move {
@@ -155,6 +156,7 @@ impl Loader<(i64, Interned<BookFilter>)> for BookCountByAuthorLoader {
         &self,
         keys: &[(i64, Interned<BookFilter>)],
     ) -> ApiResult<HashMap<(i64, Interned<BookFilter>), u64>> {
+        batching::keys_taken();
         self.1.batch_loaded("book_count_by_author", keys.len());
         let db = &self.0;
         per_argument_set(keys, |author_ids, filter| async move {
@@ -164,47 +166,56 @@ impl Loader<(i64, Interned<BookFilter>)> for BookCountByAuthorLoader {
     }
 }
 
-/// `Book.author`: one `WHERE id IN (…)` statement for all the books being resolved.
-pub struct AuthorByIdLoader(DatabaseConnection, Arc<dyn BatchObserver>);
+/// `Book.author`, one loader for every `author` field of a level: keyed by the author and, when
+/// the author's selection has one `books` field, that field's arguments. Keys without arguments
+/// are read by one `WHERE id IN (…)` statement; keys with arguments each author beside that page
+/// of their books, one statement per distinct [`BooksArgs`] (see
+/// [`store::book::authors_with_pages`]). One loader, so that every `author` field of a level
+/// resolves in the same batch whichever way it is read.
+pub struct AuthorLoader(DatabaseConnection, Arc<dyn BatchObserver>);
 
-impl Loader<i64> for AuthorByIdLoader {
-    type Value = author::Model;
-    type Error = ApiError;
+/// An author, and the page of their books read with them when asked for.
+pub type AuthorRead = (author::Model, Option<Page<book::Model>>);
 
-    async fn load(&self, ids: &[i64]) -> ApiResult<HashMap<i64, author::Model>> {
-        self.1.batch_loaded("author_by_id", ids.len());
-        let authors = store::author::by_ids(&self.0, ids).await?;
-        Ok(authors.into_iter().map(|a| (a.id, a)).collect())
-    }
-}
-
-/// `Book.author` when the author's selection has one `books` field: each author and that page of
-/// their books, one statement per distinct [`BooksArgs`] for all the books being resolved (see
-/// [`store::book::authors_with_pages`]).
-pub struct AuthorWithBooksLoader(DatabaseConnection, Arc<dyn BatchObserver>);
-
-impl Loader<(i64, Interned<BooksArgs>)> for AuthorWithBooksLoader {
+impl Loader<(i64, Option<Interned<BooksArgs>>)> for AuthorLoader {
     /// Shared, because the DataLoader clones each value on its way to the resolver that asked.
-    type Value = Arc<(author::Model, Page<book::Model>)>;
+    type Value = Arc<AuthorRead>;
     type Error = ApiError;
 
     async fn load(
         &self,
-        keys: &[(i64, Interned<BooksArgs>)],
-    ) -> ApiResult<HashMap<(i64, Interned<BooksArgs>), Self::Value>> {
-        self.1.batch_loaded("author_with_books", keys.len());
-        let db = &self.0;
-        per_argument_set(keys, |author_ids, args| async move {
-            store::book::authors_with_pages(
-                db,
-                &author_ids,
-                &args.filter,
-                &args.ordering,
-                &args.window,
-            )
-            .await
-        })
-        .await
+        keys: &[(i64, Option<Interned<BooksArgs>>)],
+    ) -> ApiResult<HashMap<(i64, Option<Interned<BooksArgs>>), Self::Value>> {
+        batching::keys_taken();
+        self.1.batch_loaded("author", keys.len());
+        let mut groups: HashMap<Option<Interned<BooksArgs>>, Vec<i64>> = HashMap::new();
+        for (id, args) in keys {
+            groups.entry(args.clone()).or_default().push(*id);
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for (args, ids) in groups {
+            match &args {
+                None => {
+                    for author in store::author::by_ids(&self.0, &ids).await? {
+                        found.insert((author.id, None), Arc::new((author, None)));
+                    }
+                }
+                Some(books) => {
+                    let read = store::book::authors_with_pages(
+                        &self.0,
+                        &ids,
+                        &books.filter,
+                        &books.ordering,
+                        &books.window,
+                    )
+                    .await?;
+                    for (id, (author, page)) in read {
+                        found.insert((id, args.clone()), Arc::new((author, Some(page))));
+                    }
+                }
+            }
+        }
+        Ok(found)
     }
 }
 
@@ -242,10 +253,8 @@ pub struct Loaders {
     pub books: DataLoader<BooksByAuthorLoader>,
     /// See [`BookCountByAuthorLoader`].
     pub book_counts: DataLoader<BookCountByAuthorLoader>,
-    /// See [`AuthorByIdLoader`].
-    pub authors: DataLoader<AuthorByIdLoader>,
-    /// See [`AuthorWithBooksLoader`].
-    pub authors_with_books: DataLoader<AuthorWithBooksLoader>,
+    /// See [`AuthorLoader`].
+    pub authors: DataLoader<AuthorLoader>,
     /// The argument sets of the `books` keys.
     pub books_args: Interner<BooksArgs>,
     /// The filters of the `book_counts` keys.
@@ -275,14 +284,7 @@ impl Loaders {
                 BookCountByAuthorLoader(db.clone(), Arc::clone(batches)),
                 standstill,
             ),
-            authors: loader(
-                AuthorByIdLoader(db.clone(), Arc::clone(batches)),
-                standstill,
-            ),
-            authors_with_books: loader(
-                AuthorWithBooksLoader(db.clone(), Arc::clone(batches)),
-                standstill,
-            ),
+            authors: loader(AuthorLoader(db.clone(), Arc::clone(batches)), standstill),
             books_args: Interner::new(),
             book_filters: Interner::new(),
         }

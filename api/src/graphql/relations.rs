@@ -164,24 +164,11 @@ impl Relation<Book> for AuthorOfBook {
     type Output = Author;
 
     async fn load(ctx: &Context<'_>, (): (), books: &[&Book]) -> ApiResult<Vec<ApiResult<Author>>> {
-        let loaders = ctx.loaders()?;
-        // A missing author is unreachable through the foreign key, unless it was deleted during
-        // the request.
-        let missing = |book: &&Book| Err(author::not_found(book.0.author_id));
-        let Some(args) = books_read_ahead(ctx) else {
-            let ids = books.iter().map(|book| book.0.author_id);
-            let found = loaders.authors.load_many(ids).await?;
-            return Ok(books
-                .iter()
-                .map(|book| match found.get(&book.0.author_id) {
-                    Some(row) => Ok(Author::new(row.clone())),
-                    None => missing(book),
-                })
-                .collect());
-        };
-        // The authors with the page of their books that their one `books` field will ask for.
+        // With one `books` field under it, each author comes with the page of their books that
+        // the field will ask for.
+        let args = books_read_ahead(ctx);
         let keys = books.iter().map(|book| (book.0.author_id, args.clone()));
-        let found = loaders.authors_with_books.load_many(keys).await?;
+        let found = ctx.loaders()?.authors.load_many(keys).await?;
         // An author of several books is held several times; the last holder takes the rows.
         let shared: Vec<_> = books
             .iter()
@@ -191,13 +178,16 @@ impl Relation<Book> for AuthorOfBook {
         Ok(books
             .iter()
             .zip(shared)
-            .map(|(book, shared)| match shared {
-                Some(shared) => {
-                    let (row, page) =
-                        Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
-                    Ok(Author::with_books(row, args.clone(), page))
-                }
-                None => missing(book),
+            .map(|(book, shared)| {
+                // A missing author is unreachable through the foreign key, unless it was deleted
+                // during the request.
+                let shared = shared.ok_or_else(|| author::not_found(book.0.author_id))?;
+                let (row, page) =
+                    Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+                Ok(match (page, &args) {
+                    (Some(page), Some(args)) => Author::with_books(row, args.clone(), page),
+                    _ => Author::new(row),
+                })
             })
             .collect())
     }
