@@ -37,6 +37,8 @@ struct Shared {
     running: AtomicUsize,
     /// Batches released that have not yet taken their keys.
     untaken: AtomicUsize,
+    /// Whether a poll of the request waited for them (and so wants waking when they have).
+    held: AtomicBool,
     /// Wakes the request when the last running batch ends.
     request: Mutex<Option<Waker>>,
 }
@@ -48,6 +50,7 @@ impl Standstill {
             waiting: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
             untaken: AtomicUsize::new(0),
+            held: AtomicBool::new(false),
             request: Mutex::new(None),
         }))
     }
@@ -120,7 +123,11 @@ impl<F: Future> Future for Observed<F> {
         // statement would depend on timing. Taking keys needs no connection, so a request that
         // holds one mid-statement cannot hold the batches up. The last to take wakes it.
         if shared.untaken.load(Ordering::Acquire) > 0 {
-            return Poll::Pending;
+            shared.held.store(true, Ordering::Release);
+            // Taken meanwhile: the last batch may have missed the flag.
+            if shared.untaken.load(Ordering::Acquire) > 0 {
+                return Poll::Pending;
+            }
         }
         let flag = Arc::new(WakeFlag {
             woken: AtomicBool::new(false),
@@ -160,8 +167,11 @@ struct Taken {
 impl Taken {
     /// Marks the batch as having taken its keys, once; the last of a standstill wakes the request.
     fn mark(&self) {
+        // The request is woken only if it waited: otherwise it is pending on the results, and
+        // an extra poll of the whole request would find nothing to do.
         if !self.done.swap(true, Ordering::AcqRel)
             && self.shared.untaken.fetch_sub(1, Ordering::AcqRel) == 1
+            && self.shared.held.swap(false, Ordering::AcqRel)
         {
             self.shared.wake_request();
         }
