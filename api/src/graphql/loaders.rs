@@ -188,34 +188,28 @@ impl Loader<(i64, Option<Interned<BooksArgs>>)> for AuthorLoader {
     ) -> ApiResult<HashMap<(i64, Option<Interned<BooksArgs>>), Self::Value>> {
         batching::keys_taken();
         self.1.batch_loaded("author", keys.len());
-        let mut groups: HashMap<Option<Interned<BooksArgs>>, Vec<i64>> = HashMap::new();
-        for (id, args) in keys {
-            groups.entry(args.clone()).or_default().push(*id);
-        }
-        let mut found = HashMap::with_capacity(keys.len());
-        for (args, ids) in groups {
-            match &args {
-                None => {
-                    for author in store::author::by_ids(&self.0, &ids).await? {
-                        found.insert((author.id, None), Arc::new((author, None)));
-                    }
-                }
-                Some(books) => {
-                    let read = store::book::authors_with_pages(
-                        &self.0,
-                        &ids,
-                        &books.filter,
-                        &books.ordering,
-                        &books.window,
-                    )
-                    .await?;
-                    for (id, (author, page)) in read {
-                        found.insert((id, args.clone()), Arc::new((author, Some(page))));
-                    }
-                }
-            }
-        }
-        Ok(found)
+        let db = &self.0;
+        per_argument_set(keys, |ids, args| async move {
+            Ok(match args {
+                None => store::author::by_ids(db, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|author| (author.id, (author, None)))
+                    .collect(),
+                Some(books) => store::book::authors_with_pages(
+                    db,
+                    &ids,
+                    &books.filter,
+                    &books.ordering,
+                    &books.window,
+                )
+                .await?
+                .into_iter()
+                .map(|(id, (author, page))| (id, (author, Some(page))))
+                .collect(),
+            })
+        })
+        .await
     }
 }
 
@@ -223,15 +217,16 @@ impl Loader<(i64, Option<Interned<BooksArgs>>)> for AuthorLoader {
 /// that `read` does not answer is absent, and its resolver takes the empty value (no books, a
 /// count of 0).
 async fn per_argument_set<A, T, V, F, R>(
-    keys: &[(i64, Interned<A>)],
+    keys: &[(i64, A)],
     read: R,
-) -> ApiResult<HashMap<(i64, Interned<A>), V>>
+) -> ApiResult<HashMap<(i64, A), V>>
 where
+    A: Clone + Eq + Hash,
     V: From<T>,
     F: Future<Output = ApiResult<HashMap<i64, T>>>,
-    R: Fn(Vec<i64>, Interned<A>) -> F,
+    R: Fn(Vec<i64>, A) -> F,
 {
-    let mut groups: HashMap<Interned<A>, Vec<i64>> = HashMap::new();
+    let mut groups: HashMap<A, Vec<i64>> = HashMap::new();
     for (id, args) in keys {
         groups.entry(args.clone()).or_default().push(*id);
     }
