@@ -65,11 +65,14 @@ impl PublishedYear {
         if Self::RANGE.contains(&year) {
             Ok(Self(year))
         } else {
-            Err(ApiError::bad_input(format!(
-                "`{field}` must be between {} and {}, got {year}",
-                Self::RANGE.start(),
-                Self::RANGE.end()
-            )))
+            Err(ApiError::invalid(
+                field,
+                format_args!(
+                    "must be between {} and {}, got {year}",
+                    Self::RANGE.start(),
+                    Self::RANGE.end()
+                ),
+            ))
         }
     }
 
@@ -84,17 +87,19 @@ fn bounded_text(field: &str, raw: &str, max: usize) -> ApiResult<String> {
     let text = raw.trim();
     let chars = text.chars().count();
     if chars == 0 {
-        return Err(ApiError::bad_input(format!("`{field}` must not be blank")));
+        return Err(ApiError::invalid(field, "must not be blank"));
     }
     if chars > max {
-        return Err(ApiError::bad_input(format!(
-            "`{field}` must be at most {max} characters, got {chars}"
-        )));
+        return Err(ApiError::invalid(
+            field,
+            format_args!("must be at most {max} characters, got {chars}"),
+        ));
     }
     if text.contains('\0') {
-        return Err(ApiError::bad_input(format!(
-            "`{field}` must not contain the NUL character"
-        )));
+        return Err(ApiError::invalid(
+            field,
+            "must not contain the NUL character",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -105,7 +110,7 @@ mod tests {
 
     fn rejected<T: std::fmt::Debug>(result: ApiResult<T>) -> String {
         match result {
-            Err(ApiError::BadUserInput(message)) => message,
+            Err(ApiError::BadUserInput { first, more }) if more.is_empty() => first.message,
             other => panic!("expected BAD_USER_INPUT, got {other:?}"),
         }
     }

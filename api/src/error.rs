@@ -18,10 +18,15 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// Everything that can go wrong while answering a request, in the vocabulary of docs/reference.md § Errors.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
-    /// The client sent an argument the API cannot accept; the client sees `BAD_USER_INPUT` and the
-    /// message, which names the argument and the rule it broke.
-    #[error("{0}")]
-    BadUserInput(String),
+    /// The client sent arguments the API cannot accept; the client sees `BAD_USER_INPUT` with the
+    /// first broken rule as the message, and every one in `extensions.invalid`.
+    #[error("{}", .first.message)]
+    BadUserInput {
+        /// The first broken rule.
+        first: Invalid,
+        /// The others, in the order of the input.
+        more: Vec<Invalid>,
+    },
     /// The client named a row that does not exist; the client sees `NOT_FOUND`.
     #[error("{entity} {id} not found")]
     NotFound {
@@ -36,10 +41,52 @@ pub enum ApiError {
     Internal(#[source] Arc<DbErr>),
 }
 
+/// One broken rule of the input: the argument's path, as the client spelled the query
+/// (`input.books[1].title`), and a message that names it and says the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The path of the argument or input field.
+    pub argument: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
 impl ApiError {
-    /// A `BAD_USER_INPUT` error with the given message.
-    pub fn bad_input(message: impl Into<String>) -> Self {
-        Self::BadUserInput(message.into())
+    /// A `BAD_USER_INPUT` error about `argument`, with the message "`argument` rule".
+    pub fn invalid(argument: &str, rule: impl std::fmt::Display) -> Self {
+        Self::bad_input(argument, format!("`{argument}` {rule}"))
+    }
+
+    /// A `BAD_USER_INPUT` error about `argument`, with the given message.
+    pub fn bad_input(argument: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            first: Invalid {
+                argument: argument.into(),
+                message: message.into(),
+            },
+            more: Vec::new(),
+        }
+    }
+
+    /// The broken rules of both errors when both are `BAD_USER_INPUT`; otherwise `self`, so that
+    /// a failure that is not the input's wins over input problems found after it.
+    #[must_use]
+    pub fn and(self, other: Self) -> Self {
+        match (self, other) {
+            (
+                Self::BadUserInput { first, mut more },
+                Self::BadUserInput {
+                    first: next,
+                    more: rest,
+                },
+            ) => {
+                more.push(next);
+                more.extend(rest);
+                Self::BadUserInput { first, more }
+            }
+            (Self::BadUserInput { .. }, other) => other,
+            (err, _) => err,
+        }
     }
 
     /// An internal error that is not the database's (a programming error), reported like one.
@@ -50,7 +97,7 @@ impl ApiError {
     /// The `extensions.code` the client sees.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadUserInput(_) => "BAD_USER_INPUT",
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::NotFound { .. } => "NOT_FOUND",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -76,6 +123,17 @@ impl From<ApiError> for async_graphql::Error {
         };
         async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
             ext.set("code", code);
+            if let ApiError::BadUserInput { first, more } = &err {
+                // Where the problems are, for a form to show each next to its field.
+                ext.set("argument", first.argument.as_str());
+                let invalid = std::iter::once(first).chain(more).map(|invalid| {
+                    async_graphql::value!({
+                        "argument": invalid.argument.as_str(),
+                        "message": invalid.message.as_str(),
+                    })
+                });
+                ext.set("invalid", async_graphql::Value::List(invalid.collect()));
+            }
             if let Some(id) = &error_id {
                 // The one detail a client gets of an internal error: the key to its log line.
                 ext.set("errorId", id.as_str());
@@ -94,4 +152,34 @@ fn next_error_id() -> String {
     });
     static NEXT: AtomicU64 = AtomicU64::new(1);
     format!("{:x}-{:x}", *STARTED, NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Every value of `results`, or every broken rule among them (see [`ApiError::and`]).
+///
+/// # Errors
+/// The errors of `results`, combined.
+pub fn all<T>(results: impl IntoIterator<Item = ApiResult<T>>) -> ApiResult<Vec<T>> {
+    let mut values = Vec::new();
+    let mut failure: Option<ApiError> = None;
+    for result in results {
+        match (result, failure.take()) {
+            (Ok(value), None) => values.push(value),
+            (Ok(_), Some(err)) => failure = Some(err),
+            (Err(err), None) => failure = Some(err),
+            (Err(err), Some(earlier)) => failure = Some(earlier.and(err)),
+        }
+    }
+    failure.map_or(Ok(values), Err)
+}
+
+/// Both values, or the broken rules of either or both (see [`ApiError::and`]).
+///
+/// # Errors
+/// The errors of `a` and `b`, combined.
+pub fn both<A, B>(a: ApiResult<A>, b: ApiResult<B>) -> ApiResult<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(err), Ok(_)) | (Ok(_), Err(err)) => Err(err),
+        (Err(a), Err(b)) => Err(a.and(b)),
+    }
 }

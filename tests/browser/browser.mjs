@@ -35,7 +35,19 @@ export async function openBrowser() {
   const page = await context.newPage();
   page.on("pageerror", (error) => errors.push(`page error: ${error.message}`));
   page.on("console", (message) => {
-    if (message.type() === "error") errors.push(`console error: ${message.text()}`);
+    // A failed response is judged by its body below, not by the console's line about it.
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+      errors.push(`console error: ${message.text()}`);
+    }
+  });
+  page.on("response", async (response) => {
+    if (response.status() < 400) return;
+    const body = await response.text().catch(() => "");
+    // The first request of an automatic persisted query is refused so, by design: the client
+    // then sends the query's text.
+    if (!body.includes('"PERSISTED_QUERY_NOT_FOUND"')) {
+      errors.push(`HTTP ${response.status()} from ${response.url()}: ${body.slice(0, 200)}`);
+    }
   });
   return { browser, page, blocked, errors, close: () => browser.close() };
 }

@@ -76,7 +76,7 @@ test("the playground loads offline, introspects the schema and runs the query fr
   assert.equal(expected.data.authors.nodes.length, 2);
   assert.deepEqual(shown, expected);
 
-  if (process.env.SCREENSHOT) await page.screenshot({ path: process.env.SCREENSHOT });
+  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/playground.png` });
 
   assert.deepEqual(blocked, [], "every file the page needs comes from this server");
   assert.deepEqual(errors, []);

@@ -96,9 +96,7 @@ impl<F: SortField> Ordering<F> {
                     })
             })
             .ok_or_else(|| {
-                ApiError::bad_input(format!(
-                    "`{argument}` is not a valid cursor for this list and ordering"
-                ))
+                ApiError::invalid(argument, "is not a valid cursor for this list and ordering")
             })
     }
 

@@ -450,6 +450,76 @@ async fn create_author_with_one_invalid_nested_book_writes_nothing_at_all(backen
     assert_eq!(rows(&app).await, (0, 0));
 }
 
+async fn every_broken_rule_of_an_input_is_listed_with_its_argument_path(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (author, books) = app.author_with_books("Kept", &[("Kept book", None)]).await;
+    let long = "x".repeat(300);
+    let input = json!({ "name": " ", "books": [
+        { "title": long, "publishedYear": 1999 },
+        { "title": "Fine", "publishedYear": 12000 },
+        { "title": "", "publishedYear": -10000 },
+    ] });
+
+    let created = app
+        .graphql_with(CREATE_AUTHOR, json!({ "input": input }))
+        .await;
+    let updated = app
+        .graphql_with(
+            UPDATE_BOOK,
+            json!({ "id": books[0].to_string(), "input": { "title": "\u{0}", "publishedYear": 10000, "authorId": "x" } }),
+        )
+        .await;
+    let one = app
+        .graphql_with(
+            CREATE_BOOK,
+            json!({ "input": { "authorId": author.to_string(), "title": "Fine", "publishedYear": 10000 } }),
+        )
+        .await;
+
+    // One error per field, as GraphQL has it; its message is the first broken rule, and
+    // `extensions.invalid` lists every one, in the order of the input, for a form to place.
+    assert_eq!(created["errors"].as_array().unwrap().len(), 1, "{created}");
+    let error = &created["errors"][0];
+    assert_eq!(error["message"], "`input.name` must not be blank");
+    assert_eq!(
+        error["extensions"],
+        json!({
+            "code": "BAD_USER_INPUT",
+            "argument": "input.name",
+            "invalid": [
+                { "argument": "input.name", "message": "`input.name` must not be blank" },
+                { "argument": "input.books[0].title", "message": "`input.books[0].title` must be at most 200 characters, got 300" },
+                { "argument": "input.books[1].publishedYear", "message": "`input.books[1].publishedYear` must be between -9999 and 9999, got 12000" },
+                { "argument": "input.books[2].title", "message": "`input.books[2].title` must not be blank" },
+                { "argument": "input.books[2].publishedYear", "message": "`input.books[2].publishedYear` must be between -9999 and 9999, got -10000" },
+            ],
+        })
+    );
+    let arguments = |response: &Value| -> Vec<String> {
+        response["errors"][0]["extensions"]["invalid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|invalid| invalid["argument"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        arguments(&updated),
+        ["input.title", "input.publishedYear", "input.authorId"],
+        "{updated}"
+    );
+    assert_eq!(arguments(&one), ["input.publishedYear"], "{one}");
+    assert_eq!(
+        one["errors"][0]["extensions"]["argument"],
+        "input.publishedYear"
+    );
+    assert_eq!(rows(&app).await, (1, 1));
+    assert_eq!(
+        everything(&app).await["data"]["authors"]["nodes"][0]["books"]["nodes"][0]["title"],
+        "Kept book"
+    );
+}
+
 /// Words that would betray SQL or driver text in a response.
 const LEAKS: [&str; 10] = [
     "select",
@@ -537,6 +607,7 @@ on_every_backend!(
     delete_author_cascades_and_returns_exactly_the_deleted_book_ids,
     every_validation_rule_is_bad_user_input_at_its_boundary_and_writes_nothing,
     create_author_with_one_invalid_nested_book_writes_nothing_at_all,
+    every_broken_rule_of_an_input_is_listed_with_its_argument_path,
     database_errors_are_internal_without_sql_and_roll_back,
     a_mutation_over_get_is_refused_and_writes_nothing,
 );

@@ -118,10 +118,10 @@ impl AuthorFilterInput {
         };
         let ids = match filter.ids {
             Some(ids) if ids.len() > MAX_FILTER_IDS => {
-                return Err(ApiError::bad_input(format!(
-                    "`filter.ids` may list at most {MAX_FILTER_IDS} IDs, got {}",
-                    ids.len()
-                )));
+                return Err(ApiError::invalid(
+                    "filter.ids",
+                    format_args!("may list at most {MAX_FILTER_IDS} IDs, got {}", ids.len()),
+                ));
             }
             Some(ids) => Some(
                 ids.iter()
@@ -164,12 +164,14 @@ impl BookFilterInput {
 /// and without NUL, which PostgreSQL cannot compare.
 fn needle(field: &str, text: Option<String>, max_chars: usize) -> ApiResult<Option<String>> {
     match text {
-        Some(text) if text.chars().count() > max_chars => Err(ApiError::bad_input(format!(
-            "`{field}` must be at most {max_chars} characters"
-        ))),
-        Some(text) if text.contains('\0') => Err(ApiError::bad_input(format!(
-            "`{field}` must not contain the NUL character"
-        ))),
+        Some(text) if text.chars().count() > max_chars => Err(ApiError::invalid(
+            field,
+            format_args!("must be at most {max_chars} characters"),
+        )),
+        Some(text) if text.contains('\0') => Err(ApiError::invalid(
+            field,
+            "must not contain the NUL character",
+        )),
         text => Ok(text),
     }
 }
@@ -220,6 +222,7 @@ impl PageArgs {
         let (limit, from_end) = match (self.first, self.last) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::bad_input(
+                    "last",
                     "`first` and `last` cannot be used together",
                 ));
             }
@@ -254,10 +257,10 @@ pub fn optional_page_size(argument: &str, value: Option<i32>, max: MaxPageSize) 
     };
     match u32::try_from(value) {
         Ok(size) if size <= max.0 => Ok(u64::from(size)),
-        _ => Err(ApiError::bad_input(format!(
-            "`{argument}` must be between 0 and {}, got {value}",
-            max.0
-        ))),
+        _ => Err(ApiError::invalid(
+            argument,
+            format_args!("must be between 0 and {}, got {value}", max.0),
+        )),
     }
 }
 

@@ -24,9 +24,12 @@ use crate::error::{ApiError, ApiResult};
 /// `BAD_USER_INPUT` naming `argument` when the ID is not a decimal 64-bit integer.
 pub fn parse_id(argument: &str, id: &ID) -> ApiResult<i64> {
     id.parse::<i64>().map_err(|_| {
-        ApiError::bad_input(format!(
-            "`{argument}` must be an integer ID such as \"42\", got {:?}",
-            id.as_str()
-        ))
+        ApiError::invalid(
+            argument,
+            format_args!(
+                "must be an integer ID such as \"42\", got {:?}",
+                id.as_str()
+            ),
+        )
     })
 }

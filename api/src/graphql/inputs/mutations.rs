@@ -5,7 +5,7 @@ use async_graphql::{ID, InputObject, MaybeUndefined};
 use super::parse_id;
 use crate::{
     domain::{AuthorName, BookTitle, PublishedYear},
-    error::ApiResult,
+    error::{ApiResult, all, both},
     store::book::{BookChanges, NewBook},
 };
 
@@ -60,10 +60,10 @@ impl CreateAuthorInput {
     /// The validated name and books.
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` naming the first invalid field.
+    /// `BAD_USER_INPUT` listing every invalid field.
     pub fn parse(self) -> ApiResult<(AuthorName, Vec<NewBook>)> {
-        let name = AuthorName::parse("input.name", &self.name)?;
-        let books = self
+        let name = AuthorName::parse("input.name", &self.name);
+        let books = all(self
             .books
             .unwrap_or_default()
             .iter()
@@ -74,9 +74,8 @@ impl CreateAuthorInput {
                     &book.title,
                     book.published_year,
                 )
-            })
-            .collect::<ApiResult<_>>()?;
-        Ok((name, books))
+            }));
+        both(name, books)
     }
 }
 
@@ -84,11 +83,13 @@ impl CreateBookInput {
     /// The validated author id and book.
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` naming the first invalid field.
+    /// `BAD_USER_INPUT` listing every invalid field.
     pub fn parse(self) -> ApiResult<(i64, NewBook)> {
-        let author_id = parse_id("input.authorId", &self.author_id)?;
-        let book = new_book("input", &self.title, self.published_year)?;
-        Ok((author_id, book))
+        let author_id = parse_id("input.authorId", &self.author_id);
+        both(
+            author_id,
+            new_book("input", &self.title, self.published_year),
+        )
     }
 }
 
@@ -96,35 +97,41 @@ impl UpdateBookInput {
     /// The validated changes.
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` naming the first invalid field.
+    /// `BAD_USER_INPUT` listing every invalid field.
     pub fn parse(self) -> ApiResult<BookChanges> {
+        let title = self
+            .title
+            .map(|title| BookTitle::parse("input.title", &title))
+            .transpose();
         let published_year = match self.published_year {
-            MaybeUndefined::Undefined => None,
-            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Undefined => Ok(None),
+            MaybeUndefined::Null => Ok(Some(None)),
             MaybeUndefined::Value(year) => {
-                Some(Some(PublishedYear::parse("input.publishedYear", year)?))
+                PublishedYear::parse("input.publishedYear", year).map(|year| Some(Some(year)))
             }
         };
+        let author_id = self
+            .author_id
+            .map(|id| parse_id("input.authorId", &id))
+            .transpose();
+        let ((title, published_year), author_id) = both(both(title, published_year), author_id)?;
         Ok(BookChanges {
-            title: self
-                .title
-                .map(|title| BookTitle::parse("input.title", &title))
-                .transpose()?,
+            title,
             published_year,
-            author_id: self
-                .author_id
-                .map(|id| parse_id("input.authorId", &id))
-                .transpose()?,
+            author_id,
         })
     }
 }
 
 /// A validated new book; `prefix` locates its fields in error messages.
 fn new_book(prefix: &str, title: &str, published_year: Option<i32>) -> ApiResult<NewBook> {
+    let title = BookTitle::parse(&format!("{prefix}.title"), title);
+    let published_year = published_year
+        .map(|year| PublishedYear::parse(&format!("{prefix}.publishedYear"), year))
+        .transpose();
+    let (title, published_year) = both(title, published_year)?;
     Ok(NewBook {
-        title: BookTitle::parse(&format!("{prefix}.title"), title)?,
-        published_year: published_year
-            .map(|year| PublishedYear::parse(&format!("{prefix}.publishedYear"), year))
-            .transpose()?,
+        title,
+        published_year,
     })
 }

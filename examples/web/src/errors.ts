@@ -1,0 +1,38 @@
+import type { CombinedError } from "urql";
+
+/** What went wrong with a request, as the page shows it. */
+export interface Problems {
+  /** Messages of BAD_USER_INPUT errors, by the argument path they concern (`input.books[1].title`). */
+  fields: Record<string, string>;
+  /** Everything else: refusals that concern no single field, and an unreachable server. */
+  general: string[];
+}
+
+interface Invalid {
+  argument: string;
+  message: string;
+}
+
+/** Sorts the errors of a urql result into messages per form field and general messages. */
+export function problems(error: CombinedError | undefined): Problems {
+  const found: Problems = { fields: {}, general: [] };
+  if (!error) return found;
+  if (error.networkError) {
+    found.general.push("The server cannot be reached. Check that it is running, then try again.");
+  }
+  for (const graphQLError of error.graphQLErrors) {
+    const extensions = graphQLError.extensions as { code?: string; invalid?: Invalid[] };
+    if (extensions.code === "BAD_USER_INPUT" && Array.isArray(extensions.invalid)) {
+      for (const { argument, message } of extensions.invalid) found.fields[argument] = message;
+    } else {
+      found.general.push(graphQLError.message);
+    }
+  }
+  return found;
+}
+
+/** One line for a failed read: the general problems, then any field's. */
+export function describe(error: CombinedError | undefined): string {
+  const { fields, general } = problems(error);
+  return [...general, ...Object.values(fields)].join(" ");
+}
