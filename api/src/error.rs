@@ -68,8 +68,9 @@ impl ApiError {
         }
     }
 
-    /// The broken rules of both errors when both are `BAD_USER_INPUT`; otherwise `self`, so that
-    /// a failure that is not the input's wins over input problems found after it.
+    /// The broken rules of both errors, in order, when both are `BAD_USER_INPUT`; otherwise the
+    /// one that is not (`self` when neither is): a failure that is not the input's wins over
+    /// problems with the input, wherever it comes.
     #[must_use]
     pub fn and(self, other: Self) -> Self {
         match (self, other) {
@@ -181,5 +182,43 @@ pub fn both<A, B>(a: ApiResult<A>, b: ApiResult<B>) -> ApiResult<(A, B)> {
         (Ok(a), Ok(b)) => Ok((a, b)),
         (Err(err), Ok(_)) | (Ok(_), Err(err)) => Err(err),
         (Err(a), Err(b)) => Err(a.and(b)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arguments(result: ApiResult<impl std::fmt::Debug>) -> Vec<String> {
+        match result {
+            Err(ApiError::BadUserInput { first, more }) => std::iter::once(first)
+                .chain(more)
+                .map(|invalid| invalid.argument)
+                .collect(),
+            other => panic!("expected BAD_USER_INPUT, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn input_problems_are_kept_in_order() {
+        let bad = |argument| ApiResult::<()>::Err(ApiError::invalid(argument, "is wrong"));
+        let combined = all([bad("a"), Ok(()), bad("b")]);
+        assert_eq!(arguments(both(combined, bad("c"))), ["a", "b", "c"]);
+        assert_eq!(all([Ok(1), Ok(2)]).unwrap(), [1, 2]);
+    }
+
+    #[test]
+    fn a_failure_that_is_not_the_input_wins_wherever_it_comes() {
+        let bad = ApiError::invalid("name", "must not be blank");
+        let missing = ApiError::NotFound {
+            entity: "author",
+            id: 7,
+        };
+        assert_eq!(bad.clone().and(missing.clone()).code(), "NOT_FOUND");
+        assert_eq!(missing.clone().and(bad).code(), "NOT_FOUND");
+        assert_eq!(
+            ApiError::internal("x").and(missing).code(),
+            "INTERNAL_SERVER_ERROR"
+        );
     }
 }

@@ -113,7 +113,7 @@ pub async fn get_graphql(
 
 /// The `Cache-Control` of a persisted query's answer over GET (docs/reference.md § Persisted
 /// queries).
-pub const PERSISTED_CACHE_CONTROL: &str = "public, max-age=10";
+pub const PERSISTED_CACHE_CONTROL: &str = "public, max-age=0, s-maxage=10";
 
 /// Marks a response that executed without errors.
 #[derive(Clone, Copy)]

@@ -35,9 +35,13 @@ export async function serveApp(api) {
       req.pipe(upstream);
       return;
     }
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)).replace(/^(\.\.[/\\])+/, "");
-    let file = join(DIST, path);
-    if (!file.startsWith(DIST) || !existsSync(file) || statSync(file).isDirectory()) file = join(DIST, "index.html");
+    let file = join(DIST, "index.html");
+    try {
+      const wanted = join(DIST, normalize(decodeURIComponent(new URL(req.url, "http://x").pathname)));
+      if (wanted.startsWith(DIST) && existsSync(wanted) && !statSync(wanted).isDirectory()) file = wanted;
+    } catch {
+      // A malformed path gets the app, as an unknown one does.
+    }
     res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
     createReadStream(file).pipe(res);
   });

@@ -25,10 +25,13 @@ function recordingFetch() {
   const fetcher = async (input, init = {}) => {
     const url = new URL(typeof input === "string" ? input : input.url);
     const method = (init.method ?? "GET").toUpperCase();
-    const body = method === "POST" ? JSON.parse(init.body) : {
-      query: url.searchParams.get("query") ?? undefined,
-      extensions: JSON.parse(url.searchParams.get("extensions") ?? "null") ?? undefined,
-    };
+    const body =
+      method === "POST"
+        ? JSON.parse(init.body)
+        : {
+            query: url.searchParams.get("query") ?? undefined,
+            extensions: JSON.parse(url.searchParams.get("extensions") ?? "null") ?? undefined,
+          };
     const response = await fetch(input, init);
     sent.push({
       method,
@@ -80,7 +83,11 @@ test("Apollo Client: hash alone, then hash with query, then the hash alone over 
   const expected = await plain(AUTHORS, { first: 3 });
   const first = recordingFetch();
   const client = apollo(first.fetcher, { useGETForHashedQueries: true });
-  const { data } = await client.query({ query: gql(AUTHORS), variables: { first: 3 }, fetchPolicy: "no-cache" });
+  const { data } = await client.query({
+    query: gql(AUTHORS),
+    variables: { first: 3 },
+    fetchPolicy: "no-cache",
+  });
   assert.deepEqual(stripTypename(data), expected);
 
   // The link sent the hash alone, was told PERSISTED_QUERY_NOT_FOUND, and sent both.
@@ -89,7 +96,10 @@ test("Apollo Client: hash alone, then hash with query, then the hash alone over 
   // Apollo asks for application/graphql-response+json first, so the miss (nothing executed) is a
   // 400, as the GraphQL-over-HTTP spec says; the link retries on it all the same.
   assert.match(miss.accept, /^application\/graphql-response\+json/);
-  assert.deepEqual([miss.method, miss.hasQuery, miss.status, miss.codes], ["GET", false, 400, ["PERSISTED_QUERY_NOT_FOUND"]]);
+  assert.deepEqual(
+    [miss.method, miss.hasQuery, miss.status, miss.codes],
+    ["GET", false, 400, ["PERSISTED_QUERY_NOT_FOUND"]],
+  );
   assert.equal(store.hasQuery, true);
   assert.equal(store.hash, miss.hash);
   assert.equal(store.hash, sha256(store.query));
@@ -104,7 +114,7 @@ test("Apollo Client: hash alone, then hash with query, then the hash alone over 
   assert.equal(second.sent.length, 1, JSON.stringify(second.sent));
   assert.deepEqual(
     [second.sent[0].method, second.sent[0].hasQuery, second.sent[0].status, second.sent[0].cacheControl],
-    ["GET", false, 200, "public, max-age=10"],
+    ["GET", false, 200, "public, max-age=0, s-maxage=10"],
   );
   // A cache keeps the HTML playground and the JSON answer of one URL apart.
   assert.match(second.sent[0].vary ?? "", /accept/i);
@@ -112,9 +122,16 @@ test("Apollo Client: hash alone, then hash with query, then the hash alone over 
   // Over POST, the hash alone is answered too.
   const third = recordingFetch();
   const posting = apollo(third.fetcher);
-  const posted = await posting.query({ query: gql(AUTHORS), variables: { first: 3 }, fetchPolicy: "no-cache" });
+  const posted = await posting.query({
+    query: gql(AUTHORS),
+    variables: { first: 3 },
+    fetchPolicy: "no-cache",
+  });
   assert.deepEqual(stripTypename(posted.data), expected);
-  assert.deepEqual(third.sent.map((sent) => [sent.method, sent.hasQuery]), [["POST", false]]);
+  assert.deepEqual(
+    third.sent.map((sent) => [sent.method, sent.hasQuery]),
+    [["POST", false]],
+  );
 });
 
 test("Apollo Client: a mutation goes over POST even when hashed queries use GET, and writes once", async () => {
@@ -122,13 +139,20 @@ test("Apollo Client: a mutation goes over POST even when hashed queries use GET,
   const client = apollo(recorded.fetcher, { useGETForHashedQueries: true });
   const mutation = gql`
     mutation Create($name: String!) {
-      createAuthor(input: { name: $name, books: [{ title: "A Persisted Book" }] }) { id name bookCount }
+      createAuthor(input: { name: $name, books: [{ title: "A Persisted Book" }] }) {
+        id
+        name
+        bookCount
+      }
     }
   `;
   const { data } = await client.mutate({ mutation, variables: { name: "Apollo Persisted" } });
   assert.equal(data.createAuthor.name, "Apollo Persisted");
   assert.equal(data.createAuthor.bookCount, 1);
-  assert.ok(recorded.sent.every((sent) => sent.method === "POST"), JSON.stringify(recorded.sent));
+  assert.ok(
+    recorded.sent.every((sent) => sent.method === "POST"),
+    JSON.stringify(recorded.sent),
+  );
 
   const count = await plain('{ authors(filter: { nameContains: "Apollo Persisted" }) { totalCount } }');
   assert.equal(count.authors.totalCount, 1);
@@ -138,7 +162,11 @@ test("Apollo Client with a hash that is not the query's sha256 gets BAD_USER_INP
   const recorded = recordingFetch();
   const client = apollo(recorded.fetcher, { generateHash: () => "0".repeat(64) });
   const result = await client
-    .query({ query: gql("{ authors(first: 1) { totalCount } }"), fetchPolicy: "no-cache", errorPolicy: "all" })
+    .query({
+      query: gql("{ authors(first: 1) { totalCount } }"),
+      fetchPolicy: "no-cache",
+      errorPolicy: "all",
+    })
     .catch((error) => ({ error }));
   const codes = recorded.sent.flatMap((sent) => sent.codes);
   assert.ok(result.error, "the client reports an error");
@@ -150,7 +178,9 @@ test("urql: the persisted exchange misses, stores, then answers the hash alone o
   const expected = await plain(query);
 
   const first = recordingFetch();
-  const result = await urql(first.fetcher, { preferGetForPersistedQueries: true }).query(query, {}).toPromise();
+  const result = await urql(first.fetcher, { preferGetForPersistedQueries: true })
+    .query(query, {})
+    .toPromise();
   assert.equal(result.error, undefined);
   assert.deepEqual(result.data, expected);
   assert.equal(first.sent.length, 2, JSON.stringify(first.sent));
@@ -159,14 +189,19 @@ test("urql: the persisted exchange misses, stores, then answers the hash alone o
   assert.equal(first.sent[1].hasQuery, true);
   assert.equal(first.sent[0].hash, first.sent[1].hash);
   assert.equal(first.sent[1].hash, sha256(first.sent[1].query));
-  assert.deepEqual(first.sent.map((sent) => sent.status), [400, 200]);
+  assert.deepEqual(
+    first.sent.map((sent) => sent.status),
+    [400, 200],
+  );
 
   const second = recordingFetch();
-  const again = await urql(second.fetcher, { preferGetForPersistedQueries: true }).query(query, {}).toPromise();
+  const again = await urql(second.fetcher, { preferGetForPersistedQueries: true })
+    .query(query, {})
+    .toPromise();
   assert.deepEqual(again.data, expected);
   assert.deepEqual(
     second.sent.map((sent) => [sent.method, sent.hasQuery, sent.cacheControl]),
-    [["GET", false, "public, max-age=10"]],
+    [["GET", false, "public, max-age=0, s-maxage=10"]],
   );
 });
 
@@ -174,11 +209,16 @@ test("urql: a mutation through the persisted exchange is sent over POST and writ
   const recorded = recordingFetch();
   const client = urql(recorded.fetcher, { preferGetForPersistedQueries: true });
   const result = await client
-    .mutation("mutation Make($name: String!) { createAuthor(input: { name: $name }) { name } }", { name: "urql Persisted" })
+    .mutation("mutation Make($name: String!) { createAuthor(input: { name: $name }) { name } }", {
+      name: "urql Persisted",
+    })
     .toPromise();
   assert.equal(result.error, undefined);
   assert.equal(result.data.createAuthor.name, "urql Persisted");
-  assert.ok(recorded.sent.length >= 1 && recorded.sent.every((sent) => sent.method === "POST"), JSON.stringify(recorded.sent));
+  assert.ok(
+    recorded.sent.length >= 1 && recorded.sent.every((sent) => sent.method === "POST"),
+    JSON.stringify(recorded.sent),
+  );
   const count = await plain('{ authors(filter: { nameContains: "urql Persisted" }) { totalCount } }');
   assert.equal(count.authors.totalCount, 1);
 });
@@ -187,7 +227,11 @@ test("urql: a mutation through the persisted exchange is sent over POST and writ
 function stripTypename(value) {
   if (Array.isArray(value)) return value.map(stripTypename);
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).filter(([key]) => key !== "__typename").map(([key, inner]) => [key, stripTypename(inner)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => key !== "__typename")
+        .map(([key, inner]) => [key, stripTypename(inner)]),
+    );
   }
   return value;
 }

@@ -39,13 +39,17 @@ async function answer(query) {
 
 /** The text of the CodeMirror editor inside `selector`. */
 function editorText(page, selector) {
-  return page.evaluate((selector) => document.querySelector(`${selector} .CodeMirror`)?.CodeMirror.getValue() ?? null, selector);
+  return page.evaluate(
+    (selector) => document.querySelector(`${selector} .CodeMirror`)?.CodeMirror.getValue() ?? null,
+    selector,
+  );
 }
 
 test("the playground loads offline, introspects the schema and runs the query from the URL", async () => {
   const { page, blocked, errors } = browser;
   const introspection = page.waitForResponse(
-    (response) => response.request().method() === "POST" && (response.request().postData() ?? "").includes("__schema"),
+    (response) =>
+      response.request().method() === "POST" && (response.request().postData() ?? "").includes("__schema"),
   );
 
   // A browser's GET asks for HTML: the playground, with the URL's query in its editor.
@@ -76,8 +80,10 @@ test("the playground loads offline, introspects the schema and runs the query fr
   assert.equal(expected.data.authors.nodes.length, 2);
   assert.deepEqual(shown, expected);
 
-  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/playground.png` });
+  if (process.env.SCREENSHOT_DIR)
+    await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/playground.png` });
 
+  await browser.settled();
   assert.deepEqual(blocked, [], "every file the page needs comes from this server");
   assert.deepEqual(errors, []);
 });
@@ -96,11 +102,14 @@ test("a query typed in the editor runs with its variables", async () => {
   );
   await page.getByRole("button", { name: /Execute query/ }).click();
   await page.waitForFunction(() =>
-    (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue() ?? "").includes('"totalCount"'),
+    (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue() ?? "").includes(
+      '"totalCount"',
+    ),
   );
   const shown = JSON.parse(await editorText(page, ".graphiql-response"));
   assert.equal(shown.data.authors.nodes.length, 3);
   assert.equal(shown.data.authors.totalCount, 40);
+  await browser.settled();
   assert.deepEqual(blocked, []);
   assert.deepEqual(errors, []);
 });

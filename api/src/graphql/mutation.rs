@@ -8,7 +8,11 @@ use super::{
     book::Book,
     inputs::{CreateAuthorInput, CreateBookInput, UpdateAuthorInput, UpdateBookInput, parse_id},
 };
-use crate::{domain::AuthorName, error::ApiResult, store};
+use crate::{
+    domain::AuthorName,
+    error::{ApiResult, both},
+    store,
+};
 
 /// What `deleteAuthor` removed.
 #[derive(SimpleObject, Debug, Clone)]
@@ -53,11 +57,11 @@ impl MutationRoot {
         #[graphql(desc = "The fields to change; an omitted field keeps its value.")]
         input: UpdateAuthorInput,
     ) -> ApiResult<Author> {
-        let id = parse_id("id", &id)?;
         let name = input
             .name
             .map(|name| AuthorName::parse("input.name", &name))
-            .transpose()?;
+            .transpose();
+        let (id, name) = both(parse_id("id", &id), name)?;
         let db = ctx.db()?;
         let author = match name {
             Some(name) => store::author::rename(db, id, &name).await?,
@@ -103,8 +107,7 @@ impl MutationRoot {
         #[graphql(desc = "The fields to change; an omitted field keeps its value.")]
         input: UpdateBookInput,
     ) -> ApiResult<Book> {
-        let id = parse_id("id", &id)?;
-        let changes = input.parse()?;
+        let (id, changes) = both(parse_id("id", &id), input.parse())?;
         Ok(Book(store::book::update(ctx.db()?, id, &changes).await?))
     }
 

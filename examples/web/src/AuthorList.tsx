@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useMutation, useQuery } from "urql";
 import { BookLine } from "./BookLine";
 import { describe } from "./errors";
@@ -48,31 +48,43 @@ export function AuthorList() {
     variables: { first: PAGE_SIZE, after },
   });
   const [deletion, deleteAuthor] = useMutation(DeleteAuthor);
-  const [notice, setNotice] = useState<string | null>(null);
+  const [notice, setNotice] = useState<{ text: string; failed: boolean } | null>(null);
 
   async function remove(id: string, name: string, bookCount: number) {
-    if (!window.confirm(`Delete ${name} and their ${bookCount} ${bookCount === 1 ? "book" : "books"}?`)) return;
+    if (!window.confirm(`Delete ${name} and their ${bookCount} ${bookCount === 1 ? "book" : "books"}?`))
+      return;
     // The payload names no Author, so tell the cache which lists the deletion changes.
     const result = await deleteAuthor({ id }, { additionalTypenames: ["Author", "Book"] });
     const deleted = result.data?.deleteAuthor;
+    const books = deleted?.deletedBookIds.length ?? 0;
     setNotice(
       deleted
-        ? `Deleted ${name} and ${deleted.deletedBookIds.length} ${deleted.deletedBookIds.length === 1 ? "book" : "books"}.`
-        : `Could not delete ${name}: ${describe(result.error)}`,
+        ? { text: `Deleted ${name} and ${books} ${books === 1 ? "book" : "books"}.`, failed: false }
+        : { text: `Could not delete ${name}: ${describe(result.error)}`, failed: true },
     );
   }
 
   // While another page loads, urql still holds the last one: show it only for its own cursor.
   const authors = operation?.variables.after === after ? data?.authors : undefined;
+
+  // A page emptied by deletions gives way to the one before it.
+  const emptied = authors?.nodes.length === 0 && cursors.length > 1;
+  useEffect(() => {
+    if (emptied) setCursors((stack) => stack.slice(0, -1));
+  }, [emptied]);
   return (
     <section aria-labelledby="authors-heading">
       <h1 id="authors-heading">Authors</h1>
       {notice && (
-        <p role="status" className={deletion.error ? "error" : "notice"}>
-          {notice}
+        <p role={notice.failed ? "alert" : "status"} className={notice.failed ? "error" : "notice"}>
+          {notice.text}
         </p>
       )}
-      {error && !authors && <p role="alert" className="error">{describe(error)}</p>}
+      {error && !authors && (
+        <p role="alert" className="error">
+          {describe(error)}
+        </p>
+      )}
       {!authors && !error && fetching && <p>Loading…</p>}
       {authors && (
         <>
@@ -107,7 +119,11 @@ export function AuthorList() {
             ))}
           </ul>
           <div className="pager">
-            <button type="button" disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>
+            <button
+              type="button"
+              disabled={cursors.length === 1}
+              onClick={() => setCursors(cursors.slice(0, -1))}
+            >
               Previous page
             </button>
             <button
@@ -118,7 +134,11 @@ export function AuthorList() {
               Next page
             </button>
           </div>
-          {error && <p role="alert" className="error">{describe(error)}</p>}
+          {error && (
+            <p role="alert" className="error">
+              {describe(error)}
+            </p>
+          )}
         </>
       )}
     </section>

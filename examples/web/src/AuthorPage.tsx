@@ -39,9 +39,19 @@ export function AuthorPage({ id }: { id: string }) {
   // Each loaded page is its own query, keyed by the cursor it starts after.
   const [pages, setPages] = useState<(string | null)[]>([null]);
 
-  if (error && !data) return <p role="alert" className="error">{describe(error)}</p>;
+  if (error && !data)
+    return (
+      <p role="alert" className="error">
+        {describe(error)}
+      </p>
+    );
   if (!data) return <p>Loading…</p>;
-  if (!data.author) return <p role="alert" className="error">There is no author with ID {id}.</p>;
+  if (!data.author)
+    return (
+      <p role="alert" className="error">
+        There is no author with ID {id}.
+      </p>
+    );
   const { author } = data;
   return (
     <section aria-labelledby="author-heading">
@@ -64,7 +74,12 @@ export function AuthorPage({ id }: { id: string }) {
   );
 }
 
-function BooksPage(props: { id: string; after: string | null; last: boolean; onMore: (cursor: string) => void }) {
+function BooksPage(props: {
+  id: string;
+  after: string | null;
+  last: boolean;
+  onMore: (cursor: string) => void;
+}) {
   const [{ data, error, fetching }] = useQuery({
     query: AuthorBooks,
     variables: { id: props.id, first: PAGE_SIZE, after: props.after },

@@ -4,7 +4,7 @@ import type { CombinedError } from "urql";
 export interface Problems {
   /** Messages of BAD_USER_INPUT errors, by the argument path they concern (`input.books[1].title`). */
   fields: Record<string, string>;
-  /** Everything else: refusals that concern no single field, and an unreachable server. */
+  /** Everything else: refusals that concern no single field, and a server that does not answer. */
   general: string[];
 }
 
@@ -13,13 +13,11 @@ interface Invalid {
   message: string;
 }
 
-/** Sorts the errors of a urql result into messages per form field and general messages. */
+/** Sorts the errors of a urql result into messages per argument path and general messages. */
 export function problems(error: CombinedError | undefined): Problems {
   const found: Problems = { fields: {}, general: [] };
   if (!error) return found;
-  if (error.networkError) {
-    found.general.push("The server cannot be reached. Check that it is running, then try again.");
-  }
+  if (error.networkError) found.general.push(unreachable(error));
   for (const graphQLError of error.graphQLErrors) {
     const extensions = graphQLError.extensions as { code?: string; invalid?: Invalid[] };
     if (extensions.code === "BAD_USER_INPUT" && Array.isArray(extensions.invalid)) {
@@ -29,6 +27,14 @@ export function problems(error: CombinedError | undefined): Problems {
     }
   }
   return found;
+}
+
+/** The message for a request that got no GraphQL answer. */
+function unreachable(error: CombinedError): string {
+  const status = (error.response as Response | undefined)?.status;
+  return status
+    ? `The service is not answering (HTTP ${status}). Try again in a moment.`
+    : "The service cannot be reached. Check your connection, then try again.";
 }
 
 /** One line for a failed read: the general problems, then any field's. */

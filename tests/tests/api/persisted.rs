@@ -98,7 +98,10 @@ async fn a_hash_is_unknown_until_its_query_is_sent_then_answered_over_post_and_g
     assert_eq!(by_post["data"], expected, "{by_post}");
     assert_eq!(get_status, StatusCode::OK);
     assert_eq!(by_get["data"], expected, "{by_get}");
-    assert_eq!(get_headers[header::CACHE_CONTROL], "public, max-age=10");
+    assert_eq!(
+        get_headers[header::CACHE_CONTROL],
+        "public, max-age=0, s-maxage=10"
+    );
     assert_eq!(browser_headers[header::CONTENT_TYPE], "application/json");
 }
 
