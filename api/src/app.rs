@@ -2,7 +2,7 @@
 //!
 //! [`build_app`] is pure (no I/O, no environment), so tests drive the very router that serves.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -24,7 +24,7 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{config::Config, graphql, http, metrics::Metrics, playground};
+use crate::{auth::Auth, config::Config, graphql, http, metrics::Metrics, playground};
 
 /// What every request handler shares (cloned for each request, so it holds only handles).
 #[derive(Clone)]
@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// How HTTP requests are treated.
     pub http: Arc<HttpSettings>,
+    /// Who may do what.
+    pub auth: Arc<Auth>,
 }
 
 /// How HTTP requests are treated (docs/reference.md § Configuration).
@@ -58,8 +60,27 @@ pub struct HttpSettings {
 
 impl AppState {
     /// The state for `db`, configured by `config`.
-    pub fn new(db: DatabaseConnection, metrics: Metrics, config: &Config) -> Self {
+    ///
+    /// # Errors
+    /// Token settings that cannot be used (a key file that cannot be read, a short secret).
+    pub fn new(db: DatabaseConnection, metrics: Metrics, config: &Config) -> Result<Self, String> {
+        Ok(Self::with_auth(
+            db,
+            metrics,
+            config,
+            Auth::from_config(config)?,
+        ))
+    }
+
+    /// The state for `db`, configured by `config`, with access control `auth`.
+    pub fn with_auth(
+        db: DatabaseConnection,
+        metrics: Metrics,
+        config: &Config,
+        auth: Auth,
+    ) -> Self {
         Self {
+            auth: Arc::new(auth),
             graphql: graphql::Service::new(db.clone(), config.limits(), Arc::new(metrics.clone())),
             db,
             metrics,
@@ -96,7 +117,8 @@ pub fn build_app(state: AppState) -> Router {
                 .and(NotForContentType::SSE)
                 .and(Switch(settings.compression_min_bytes > 0)),
         );
-    // One log line per request, when it ends: method, path, GraphQL operation, status, latency.
+    // One log line per request, when it ends: method, path, GraphQL operation, the token's
+    // subject (never the token), status, latency.
     let trace = TraceLayer::new_for_http()
         .make_span_with(|request: &Request<_>| {
             let path = request
@@ -108,6 +130,7 @@ pub fn build_app(state: AppState) -> Router {
                 method = %request.method(),
                 path = %path,
                 operation = tracing::field::Empty,
+                subject = tracing::field::Empty,
             )
         })
         .on_request(())
@@ -190,7 +213,12 @@ pub async fn serve(
         tracing::info!("shutting down: no new connections, finishing requests in flight");
         let _ = stopping.send(true);
     };
-    let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    // Each request knows its client's address: the rate limit of anonymous mutations keys on it.
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal);
     let deadline = async move {
         if stopped.wait_for(|stopping| *stopping).await.is_err() {
             std::future::pending::<()>().await;

@@ -3,7 +3,7 @@
 //! Every setting is a flag with a matching environment variable and a default that runs out of the
 //! box; the doc comments below are what `--help` prints.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use axum::http::HeaderName;
 use clap::{
@@ -38,6 +38,21 @@ pub enum Command {
     Seed,
     /// Print the GraphQL schema (SDL) to standard output; needs no database.
     PrintSchema,
+    /// Print a bearer token for development, signed with the secret (HS256); needs no database.
+    Token {
+        /// The role the token carries, in the claim `--jwt-role-claim` names.
+        #[arg(long, default_value = "writer")]
+        role: String,
+        /// The token's subject (`sub`), which the service logs for each request.
+        #[arg(long, default_value = "developer")]
+        subject: String,
+        /// Seconds until the token expires.
+        #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
+        expires_in: u64,
+        /// The secret to sign with, at least 32 bytes; `JWT_SECRET` when omitted.
+        #[arg(long, hide_env_values = true)]
+        secret: Option<String>,
+    },
 }
 
 /// A migration command.
@@ -188,6 +203,53 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Secret that signs bearer tokens (HS256), at least 32 bytes. Setting it, or one of the
+    /// two key files, turns tokens on (docs/auth.md). Never logged.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true,
+          conflicts_with_all = ["jwt_public_key_file", "jwt_jwks_file"])]
+    pub jwt_secret: Option<String>,
+
+    /// PEM file of the public key that signs bearer tokens: RSA (RS256) or P-256 (ES256).
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE", conflicts_with = "jwt_jwks_file")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// JWKS file of the public keys that sign bearer tokens (RS256, ES256), chosen by the
+    /// token's `kid`.
+    #[arg(long, env = "JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// The `iss` every token must carry, when set.
+    #[arg(long, env = "JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// The `aud` every token must carry, when set.
+    #[arg(long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// The claim that holds the caller's role: a string, or a list of strings.
+    #[arg(long, env = "JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: String,
+
+    /// The role that may run mutations.
+    #[arg(long, env = "WRITER_ROLE", default_value = "writer")]
+    pub writer_role: String,
+
+    /// With tokens on, whether a request without a token may read; `false` asks every request
+    /// for a valid token.
+    #[arg(long, env = "ANONYMOUS_READS", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = BoolishValueParser::new())]
+    pub anonymous_reads: bool,
+
+    /// Serve without tokens on an address other than loopback, where anyone who reaches the
+    /// service may write; refused at start otherwise.
+    #[arg(long, env = "ALLOW_OPEN_WRITES", value_parser = BoolishValueParser::new())]
+    pub allow_open_writes: bool,
+
+    /// Mutations each caller (a token's subject, else the client's address) may run per
+    /// minute, in a burst or spread out; more are refused with 429. 0 turns the limit off.
+    #[arg(long, env = "MUTATION_RATE_LIMIT", default_value_t = 0)]
+    pub mutation_rate_limit: u32,
 }
 
 /// A request header's name, or `*`.
@@ -270,13 +332,23 @@ mod tests {
             "PLAYGROUND",
             "DOCUMENT_STORE_BYTES",
             "LOG_FORMAT",
+            "JWT_SECRET",
+            "JWT_PUBLIC_KEY_FILE",
+            "JWT_JWKS_FILE",
+            "JWT_ISSUER",
+            "JWT_AUDIENCE",
+            "JWT_ROLE_CLAIM",
+            "WRITER_ROLE",
+            "ANONYMOUS_READS",
+            "ALLOW_OPEN_WRITES",
+            "MUTATION_RATE_LIMIT",
         ] {
             assert!(
                 help.contains(&format!("[env: {variable}")),
                 "{variable} missing from --help"
             );
         }
-        for command in ["serve", "migrate", "seed", "print-schema"] {
+        for command in ["serve", "migrate", "seed", "print-schema", "token"] {
             assert!(help.contains(command), "{command} missing from --help");
         }
     }

@@ -1,18 +1,45 @@
 //! GraphQL over HTTP (docs/reference.md § GraphQL endpoint): POST and GET, content negotiation,
 //! GraphiQL for browsers, and the health checks.
 
-use std::time::Instant;
+use std::{
+    convert::Infallible,
+    net::{IpAddr, SocketAddr},
+    time::Instant,
+};
 
 use axum::{
     body::Bytes,
     extract::rejection::BytesRejection,
-    extract::{RawQuery, State},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, FromRequestParts, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 
-use crate::{app::AppState, graphql, metrics::Outcome, playground};
+use crate::{
+    app::AppState,
+    auth::{self, Refusal},
+    graphql,
+    metrics::Outcome,
+    playground,
+};
+
+/// The client's IP address, when the server was started with it (tests' in-process requests
+/// have none).
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(address)| address.ip()),
+        ))
+    }
+}
 
 /// The media type of the GraphQL-over-HTTP spec.
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -20,6 +47,7 @@ const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// `POST /graphql`: a JSON body `{"query", "variables", "operationName"}`.
 pub async fn post_graphql(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -55,12 +83,74 @@ pub async fn post_graphql(
             );
         }
     };
-    respond(&state, &headers, state.graphql.prepare(request)).await
+    let prepared = state.graphql.prepare(request);
+    if let Err(refusal) = admit(&state, &headers, &prepared, client) {
+        return refused(&state, &refusal);
+    }
+    respond(&state, &headers, prepared).await
+}
+
+/// Checks the caller of a prepared request before anything runs, and notes its subject in the
+/// request's log line.
+fn admit(
+    state: &AppState,
+    headers: &HeaderMap,
+    prepared: &graphql::Prepared,
+    client: Option<IpAddr>,
+) -> Result<(), Refusal> {
+    let caller = state.auth.admit(headers, prepared.is_mutation(), client)?;
+    if let Some(subject) = &caller.subject {
+        tracing::Span::current().record("subject", tracing::field::display(subject));
+    }
+    Ok(())
+}
+
+/// A request that may not run: 401 with `WWW-Authenticate`, 403, or 429 with `Retry-After`;
+/// GraphQL-shaped, with the refusal's `extensions.code`.
+fn refused(state: &AppState, refusal: &Refusal) -> Response {
+    state.metrics.request_rejected();
+    let body = json!({ "errors": [{
+        "message": refusal.message(),
+        "extensions": { "code": refusal.code() },
+    }] });
+    let (status, header) = match refusal {
+        Refusal::Unauthenticated { token_given, .. } => (
+            StatusCode::UNAUTHORIZED,
+            Some((
+                header::WWW_AUTHENTICATE,
+                if *token_given {
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#)
+                } else {
+                    HeaderValue::from_static("Bearer")
+                },
+            )),
+        ),
+        Refusal::Forbidden => (
+            StatusCode::FORBIDDEN,
+            Some((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer error="insufficient_scope""#),
+            )),
+        ),
+        Refusal::RateLimited { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            Some((
+                header::RETRY_AFTER,
+                HeaderValue::from(auth::retry_after_secs(*retry_after)),
+            )),
+        ),
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some((name, value)) = header {
+        response.headers_mut().insert(name, value);
+    }
+    response
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the URL's parameters.
 pub async fn get_graphql(
     State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -96,10 +186,14 @@ pub async fn get_graphql(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let cacheable = prepared.is_persisted_query();
+    if let Err(refusal) = admit(&state, &headers, &prepared, client) {
+        return refused(&state, &refusal);
+    }
+    // `public` holds while no answer depends on the caller: when anyone may read.
+    let cacheable = prepared.is_persisted_query() && state.auth.answers_alike_for_everyone();
     let mut response = respond(&state, &headers, prepared).await;
     // A persisted query over GET is a URL a CDN can cache: an answer without errors may be
-    // served again for a few seconds. `public` holds while no answer depends on the caller.
+    // served again for a few seconds.
     if cacheable && response.extensions().get::<Answered>().is_some() {
         let headers = response.headers_mut();
         headers.insert(

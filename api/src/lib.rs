@@ -1,9 +1,11 @@
 //! The authors-and-books GraphQL service. Its layers, each using only those below it: [`app`],
-//! [`http`], [`playground`], [`config`], [`db`] and [`metrics`] (the application) → [`graphql`] → [`store`], with
+//! [`http`], [`auth`], [`playground`], [`config`], [`db`] and [`metrics`] (the application) → [`graphql`] → [`store`], with
 //! [`domain`] and [`error`] shared by all.
 
 /// The application state, router and server loop.
 pub mod app;
+/// Who may do what: bearer tokens, roles and the mutation rate limit.
+pub mod auth;
 /// Command-line flags and environment variables.
 pub mod config;
 /// Connecting, counting statements, migrating.

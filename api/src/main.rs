@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use api::{
     app::{self, AppState},
+    auth,
     config::{Cli, Command, Config, MigrateAction},
     db, graphql,
     metrics::Metrics,
@@ -24,12 +25,21 @@ async fn main() -> ExitCode {
         print!("{}", graphql::schema_builder().finish().sdl());
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Token {
+        role,
+        subject,
+        expires_in,
+        secret,
+    }) = &cli.command
+    {
+        return print_token(&cli.config, role, subject, *expires_in, secret.as_deref());
+    }
     telemetry::init(cli.config.log_format);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&cli.config).await,
         Command::Migrate { action } => migrate(&cli.config, action).await,
         Command::Seed => run_seed(&cli.config).await,
-        Command::PrintSchema => unreachable!("handled above"),
+        Command::PrintSchema | Command::Token { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -40,8 +50,52 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Prints a development token signed with `secret`, or `JWT_SECRET`.
+fn print_token(
+    config: &Config,
+    role: &str,
+    subject: &str,
+    expires_in: u64,
+    secret: Option<&str>,
+) -> ExitCode {
+    let Some(secret) = secret.or(config.jwt_secret.as_deref()) else {
+        eprintln!("api token signs with a secret (HS256): pass --secret or set JWT_SECRET");
+        return ExitCode::FAILURE;
+    };
+    match auth::development_token(
+        secret,
+        &config.jwt_role_claim,
+        role,
+        subject,
+        std::time::Duration::from_secs(expires_in),
+        config.jwt_issuer.as_deref(),
+        config.jwt_audience.as_deref(),
+    ) {
+        Ok(token) => {
+            println!("{token}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn serve(config: &Config) -> Result<(), String> {
     let metrics = Metrics::new();
+    // Settings are checked before anything else: a bad key or an exposed open service never
+    // touches the database.
+    let auth = auth::Auth::from_config(config)?;
+    let exposed = !config.listen_addr.ip().is_loopback();
+    if auth.is_open() && exposed && !config.allow_open_writes {
+        return Err(format!(
+            "refusing to listen on {} with no bearer tokens: anyone who reaches it could \
+             write. Set JWT_SECRET, JWT_PUBLIC_KEY_FILE or JWT_JWKS_FILE, or \
+             ALLOW_OPEN_WRITES=true if that is what you want",
+            config.listen_addr
+        ));
+    }
     let first_run = seed::is_first_run(config);
     let db = db::connect_and_migrate(config, &metrics).await?;
     if first_run {
@@ -57,7 +111,20 @@ async fn serve(config: &Config) -> Result<(), String> {
         database = %db::redacted(&config.database_url),
         "GraphQL on http://{address}/graphql"
     );
-    let app = app::build_app(AppState::new(db.clone(), metrics, config));
+    if !auth.is_open() {
+        tracing::info!(
+            anonymous_reads = config.anonymous_reads,
+            writer_role = %config.writer_role,
+            "bearer tokens on: mutations need the writer role"
+        );
+    } else if exposed {
+        tracing::warn!(
+            "no bearer tokens and ALLOW_OPEN_WRITES=true: anyone who reaches the service may write"
+        );
+    } else {
+        tracing::info!("no bearer tokens: open to anyone on this machine (loopback only)");
+    }
+    let app = app::build_app(AppState::with_auth(db.clone(), metrics, config, auth));
     app::serve(
         listener,
         app,

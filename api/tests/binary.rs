@@ -20,6 +20,10 @@ fn api() -> Command {
         "LOG_FORMAT",
         "NO_MIGRATE",
         "DB_TIMEOUT_SECS",
+        "JWT_SECRET",
+        "JWT_PUBLIC_KEY_FILE",
+        "JWT_JWKS_FILE",
+        "ALLOW_OPEN_WRITES",
     ] {
         command.env_remove(variable);
     }
@@ -123,10 +127,20 @@ impl Server {
 
     /// POSTs a GraphQL body on a fresh connection; returns the raw HTTP response.
     fn post(&self, body: &str) -> String {
+        self.post_with(body, &[])
+    }
+
+    /// POSTs a GraphQL body with extra headers on a fresh connection; returns the raw HTTP
+    /// response.
+    fn post_with(&self, body: &str, headers: &[(&str, &str)]) -> String {
         let mut stream = TcpStream::connect(&self.address).expect("the server accepts");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         write!(
             stream,
-            "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            "POST /graphql HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -286,4 +300,106 @@ fn print_schema_needs_no_database() {
 
     assert!(output.status.success());
     assert_eq!(sdl, checked_in);
+}
+
+#[test]
+fn an_open_service_refuses_to_listen_beyond_loopback_unless_told() {
+    let refused = api()
+        .env("DATABASE_URL", "sqlite::memory:")
+        .env("LISTEN_ADDR", "0.0.0.0:0")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ALLOW_OPEN_WRITES"), "{stderr}");
+
+    let mut allowed = api()
+        .env("DATABASE_URL", "sqlite::memory:")
+        .env("LISTEN_ADDR", "0.0.0.0:0")
+        .env("ALLOW_OPEN_WRITES", "true")
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(KillOnDrop)
+        .expect("the binary starts");
+    let stderr = allowed.0.stderr.take().unwrap();
+    let mut announced = Vec::new();
+    for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        let warned = line.contains("ALLOW_OPEN_WRITES=true");
+        announced.push(line);
+        if warned {
+            break;
+        }
+    }
+    assert!(
+        announced
+            .iter()
+            .any(|line| line.contains("ALLOW_OPEN_WRITES=true")),
+        "{announced:?}"
+    );
+    assert!(
+        announced
+            .iter()
+            .any(|line| line.contains("GraphQL on http://0.0.0.0:")),
+        "{announced:?}"
+    );
+}
+
+#[test]
+fn a_token_from_api_token_writes_and_its_subject_is_logged_not_the_token() {
+    const SECRET: &str = "the secret of this test, at least 32 bytes";
+    let made = api()
+        .args([
+            "token",
+            "--secret",
+            SECRET,
+            "--role",
+            "writer",
+            "--subject",
+            "ada",
+        ])
+        .output()
+        .expect("the binary runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let token = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let short = api()
+        .args(["token", "--secret", "short"])
+        .output()
+        .expect("the binary runs");
+    assert!(!short.status.success());
+
+    let mut server = Server::start(
+        "sqlite::memory:",
+        &[("JWT_SECRET", SECRET), ("LOG_FORMAT", "json")],
+    );
+    let mutation =
+        r#"{"query":"mutation Write { createAuthor(input: {name: \"Ada\"}) { name } }"}"#;
+    let anonymous = server.post(mutation);
+    let with_token = server.post_with(mutation, &[("authorization", &format!("Bearer {token}"))]);
+    let log = server.log(Duration::from_secs(1));
+
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+    assert!(with_token.starts_with("HTTP/1.1 200"), "{with_token}");
+    assert!(
+        with_token.contains(r#"{"data":{"createAuthor":{"name":"Ada"}}}"#),
+        "{with_token}"
+    );
+    let line = log
+        .lines()
+        .rfind(|line| line.contains("\"operation\":\"Write\"") && line.contains("200"))
+        .unwrap_or_else(|| panic!("no request line in:\n{log}"));
+    assert!(line.contains("\"subject\":\"ada\""), "{line}");
+    assert!(
+        !log.contains(&token[token.len() - 20..]),
+        "the token is in the log:\n{log}"
+    );
+    assert!(!log.contains(SECRET), "the secret is in the log");
 }

@@ -90,7 +90,7 @@ fn setup() -> (Runtime, AppState) {
         bench::load(&db, 1_000, 10_000, bench::dataset::Layout::Scattered)
             .await
             .expect("the dataset loads");
-        AppState::new(db, metrics, &config)
+        AppState::new(db, metrics, &config).expect("valid settings")
     });
     (runtime, state)
 }

@@ -198,6 +198,8 @@ test("the form creates an author with books in one request and opens their page"
 
   await page().getByRole("heading", { name: "Ursula Example" }).waitFor();
   await page().getByText("2 books").waitFor();
+  // The books come by their own query, after the author's.
+  await page().getByTestId("book").nth(1).waitFor();
   assert.deepEqual(await page().getByTestId("book").allTextContents(), ["A Fine Title", "Third (1969)"]);
   assert.match(page().url(), /#\/authors\/\d+$/);
 

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 
-const BIN = process.env.API_BIN ?? new URL("../../target/debug/api", import.meta.url).pathname;
+export const BIN = process.env.API_BIN ?? new URL("../../target/debug/api", import.meta.url).pathname;
 
 /**
  * Starts the server on 127.0.0.1 (port chosen by the system) over a new SQLite file filled with
@@ -18,7 +18,12 @@ export async function startServer(environment = {}) {
   const url = `sqlite://${database}?mode=rwc`;
   const clean = { ...process.env };
   for (const name of Object.keys(clean)) {
-    if (/^(DATABASE_URL|LISTEN_ADDR|PLAYGROUND|CORS_|RUST_LOG|LOG_FORMAT)/.test(name)) delete clean[name];
+    if (
+      /^(DATABASE_URL|LISTEN_ADDR|PLAYGROUND|CORS_|RUST_LOG|LOG_FORMAT|JWT_|ANONYMOUS_READS|MUTATION_RATE)/.test(
+        name,
+      )
+    )
+      delete clean[name];
   }
   const env = { ...clean, DATABASE_URL: url, LISTEN_ADDR: "127.0.0.1:0", ...environment };
   await run(BIN, ["seed"], env);

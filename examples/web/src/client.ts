@@ -1,5 +1,6 @@
 import { persistedExchange } from "@urql/exchange-persisted";
 import { Client, cacheExchange, fetchExchange } from "urql";
+import { storedToken } from "./token";
 
 /** Where the service answers: this origin's /graphql (proxied by Vite), or VITE_API_URL. */
 export const API_URL: string = import.meta.env.VITE_API_URL ?? "/graphql";
@@ -13,4 +14,9 @@ export const client = new Client({
   url: API_URL,
   exchanges: [cacheExchange, persistedExchange({ preferGetForPersistedQueries: true }), fetchExchange],
   requestPolicy: "cache-and-network",
+  // Read for every request, so a token pasted in the header bar counts at once.
+  fetchOptions: (): RequestInit => {
+    const token = storedToken();
+    return token ? { headers: { authorization: `Bearer ${token}` } } : {};
+  },
 });

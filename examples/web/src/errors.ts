@@ -22,6 +22,8 @@ export function problems(error: CombinedError | undefined): Problems {
     const extensions = graphQLError.extensions as { code?: string; invalid?: Invalid[] };
     if (extensions.code === "BAD_USER_INPUT" && Array.isArray(extensions.invalid)) {
       for (const { argument, message } of extensions.invalid) found.fields[argument] = message;
+    } else if (extensions.code === "UNAUTHENTICATED" || extensions.code === "FORBIDDEN") {
+      found.general.push(`${graphQLError.message}: paste a writer's token in the bar above.`);
     } else {
       found.general.push(graphQLError.message);
     }

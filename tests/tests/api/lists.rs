@@ -58,7 +58,8 @@ async fn lists_written_as_json(app: &TestApp, query: &str) -> usize {
         app.db.clone(),
         app.metrics.clone(),
         &Config::for_database("sqlite::memory:"),
-    );
+    )
+    .expect("valid settings");
     let reply = state
         .graphql
         .execute(async_graphql::Request::new(query))

@@ -4,6 +4,7 @@
 #[macro_use]
 mod helpers;
 
+mod auth;
 mod concurrency;
 mod fields;
 mod filters;

@@ -541,7 +541,9 @@ async fn a_first_run_on_the_default_database_has_demo_data_and_no_other_does() {
         "the file exists once connected"
     );
     let seeded = seed::seed(&database).await.unwrap();
-    let app = api::app::build_app(api::app::AppState::new(database, Metrics::new(), &config));
+    let app = api::app::build_app(
+        api::app::AppState::new(database, Metrics::new(), &config).expect("valid settings"),
+    );
     let (_, response) = crate::helpers::send_graphql(
         app,
         json!({ "query": "{ authors(first: 2) { nodes { name books(first: 1) { nodes { title } } } } }" }),

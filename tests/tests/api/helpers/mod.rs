@@ -172,7 +172,8 @@ impl TestApp {
         let db = db::connect_and_migrate(&config, &metrics)
             .await
             .expect("the test database is reachable");
-        let router = build_app(AppState::new(db.clone(), metrics.clone(), &config));
+        let router =
+            build_app(AppState::new(db.clone(), metrics.clone(), &config).expect("valid settings"));
         Self {
             router,
             db,
@@ -187,7 +188,7 @@ impl TestApp {
     /// own, say), configured as this app is by default.
     pub fn router_over(&self, db: DatabaseConnection) -> Router {
         let config = Config::for_database(&self.url);
-        build_app(AppState::new(db, Metrics::new(), &config))
+        build_app(AppState::new(db, Metrics::new(), &config).expect("valid settings"))
     }
 
     /// A second server instance over the same database: its own pool, loaders and metrics, as
