@@ -20,7 +20,7 @@ use axum::http::{HeaderMap, header};
 use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock};
 use jsonwebtoken::{
     Algorithm, DecodingKey, EncodingKey, Header, Validation,
-    jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm},
+    jwk::{AlgorithmParameters, EllipticCurve, JwkSet, KeyAlgorithm, PublicKeyUse},
 };
 use serde_json::{Map, Value};
 
@@ -52,8 +52,6 @@ pub struct Auth {
 pub struct Caller {
     /// The token's `sub`, when it has one; `None` for an anonymous request.
     pub subject: Option<String>,
-    /// Whether a token was verified.
-    pub authenticated: bool,
 }
 
 /// Why a request may not run. None of these runs any SQL.
@@ -162,12 +160,17 @@ impl Auth {
                     }
                     None => Caller::default(),
                     Some(claims) => {
+                        let subject = claims.get("sub").and_then(Value::as_str);
+                        // Noted before any refusal, so that refused requests name their caller.
+                        if let Some(subject) = subject {
+                            tracing::Span::current()
+                                .record("subject", tracing::field::display(subject.escape_debug()));
+                        }
                         if mutation && !has_role(&claims, &self.role_claim, &self.writer_role) {
                             return Err(Refusal::Forbidden);
                         }
                         Caller {
-                            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-                            authenticated: true,
+                            subject: subject.map(str::to_owned),
                         }
                     }
                 }
@@ -176,7 +179,12 @@ impl Auth {
         if mutation && let Some(limiter) = &self.limiter {
             let key = match (&caller.subject, client) {
                 (Some(subject), _) => format!("sub:{subject}"),
-                (None, Some(address)) => format!("ip:{address}"),
+                (None, Some(IpAddr::V4(address))) => format!("ip:{address}"),
+                // One IPv6 client usually holds a whole /64: count it as one.
+                (None, Some(IpAddr::V6(address))) => {
+                    let prefix = u128::from(address) & !u128::from(u64::MAX);
+                    format!("ip:{}/64", std::net::Ipv6Addr::from(prefix))
+                }
                 (None, None) => "anonymous".to_owned(),
             };
             limiter.check(key)?;
@@ -223,17 +231,17 @@ fn bearer_token(headers: &HeaderMap) -> Bearer<'_> {
         return Bearer::Invalid;
     };
     let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+        return Bearer::Invalid;
+    }
     let jwt_characters = token
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if !scheme.eq_ignore_ascii_case("bearer")
-        || token.is_empty()
-        || token.len() > MAX_TOKEN_BYTES
-        || !jwt_characters
-    {
-        return Bearer::Invalid;
+    if jwt_characters {
+        Bearer::Token(token)
+    } else {
+        Bearer::Invalid
     }
-    Bearer::Token(token)
 }
 
 /// A key a token may be signed with.
@@ -284,24 +292,32 @@ impl Verifier {
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
         validation.validate_aud = config.jwt_audience.is_some();
+        // jsonwebtoken compares `iss` and `aud` only when a token has them: a configured one must
+        // also be present.
+        let mut required = vec!["exp"];
         if let Some(audience) = &config.jwt_audience {
             validation.set_audience(&[audience]);
+            required.push("aud");
         }
         if let Some(issuer) = &config.jwt_issuer {
             validation.set_issuer(&[issuer]);
+            required.push("iss");
         }
+        validation.set_required_spec_claims(&required);
         Ok(Some(Self { keys, validation }))
     }
 
     /// The claims of `token` when it verifies against one of the keys.
     fn verify(&self, token: &str) -> Option<Map<String, Value>> {
         let header = jsonwebtoken::decode_header(token).ok()?;
+        // A token names its key by `kid`; the one key of a secret or a PEM file has no id and
+        // verifies every token; a lone JWKS key without a `kid` verifies tokens that name none.
         let key = match &header.kid {
             Some(kid) => self
                 .keys
                 .iter()
                 .find(|key| key.id.as_deref() == Some(kid.as_str()))
-                .or_else(|| self.only_key())?,
+                .or_else(|| self.only_key().filter(|key| key.id.is_none()))?,
             None => self.only_key()?,
         };
         let mut validation = self.validation.clone();
@@ -344,6 +360,12 @@ fn keys_of_jwks(text: &str) -> Result<Vec<Key>, String> {
     let mut ids = HashSet::new();
     let mut keys = Vec::new();
     for jwk in &set.keys {
+        if matches!(
+            jwk.common.public_key_use,
+            Some(PublicKeyUse::Encryption | PublicKeyUse::Other(_))
+        ) {
+            continue;
+        }
         // RSA keys sign RS256 and P-256 keys ES256; a key declared for another algorithm, or of
         // another kind, is not one of ours.
         let algorithm = match (&jwk.algorithm, jwk.common.key_algorithm) {
@@ -392,13 +414,13 @@ impl MutationLimiter {
         // forget them now and then, so that the map stays as large as the active callers.
         if self.checks.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
             self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
         }
-        self.limiter.check_key(&key).map_err(|not_until| {
-            let now = governor::clock::DefaultClock::default().now();
-            Refusal::RateLimited {
-                retry_after: not_until.wait_time_from(now),
-            }
-        })
+        self.limiter
+            .check_key(&key)
+            .map_err(|not_until| Refusal::RateLimited {
+                retry_after: not_until.wait_time_from(self.limiter.clock().now()),
+            })
     }
 }
 

@@ -49,8 +49,9 @@ pub enum Command {
         /// Seconds until the token expires.
         #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..))]
         expires_in: u64,
-        /// The secret to sign with, at least 32 bytes; `JWT_SECRET` when omitted.
-        #[arg(long, hide_env_values = true)]
+        /// The secret to sign with, at least 32 bytes; `JWT_SECRET` when omitted (which keeps it
+        /// out of the shell's history).
+        #[arg(long)]
         secret: Option<String>,
     },
 }

@@ -90,19 +90,18 @@ pub async fn post_graphql(
     respond(&state, &headers, prepared).await
 }
 
-/// Checks the caller of a prepared request before anything runs, and notes its subject in the
-/// request's log line.
+/// Checks the caller of a prepared request before anything runs (the subject of its token goes
+/// to the request's log line, refused or not).
 fn admit(
     state: &AppState,
     headers: &HeaderMap,
     prepared: &graphql::Prepared,
     client: Option<IpAddr>,
 ) -> Result<(), Refusal> {
-    let caller = state.auth.admit(headers, prepared.is_mutation(), client)?;
-    if let Some(subject) = &caller.subject {
-        tracing::Span::current().record("subject", tracing::field::display(subject));
-    }
-    Ok(())
+    state
+        .auth
+        .admit(headers, prepared.is_mutation(), client)
+        .map(drop)
 }
 
 /// A request that may not run: 401 with `WWW-Authenticate`, 403, or 429 with `Retry-After`;

@@ -23,7 +23,13 @@ fn api() -> Command {
         "JWT_SECRET",
         "JWT_PUBLIC_KEY_FILE",
         "JWT_JWKS_FILE",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+        "JWT_ROLE_CLAIM",
+        "WRITER_ROLE",
+        "ANONYMOUS_READS",
         "ALLOW_OPEN_WRITES",
+        "MUTATION_RATE_LIMIT",
     ] {
         command.env_remove(variable);
     }

@@ -17,7 +17,14 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, TestApp, property_harness};
 
 const SECRET: &str = "a test secret that is long enough for HS256";
-const CREATE: &str = r#"mutation { createAuthor(input: { name: "Written", books: [{ title: "Kept" }] }) { name bookCount } }"#;
+/// The selection of the test's mutation, which writes one author and one book.
+macro_rules! create_body {
+    () => {
+        r#"{ createAuthor(input: { name: "Written", books: [{ title: "Kept" }] }) { name bookCount } }"#
+    };
+}
+const CREATE_BODY: &str = create_body!();
+const CREATE: &str = concat!("mutation ", create_body!());
 const READ: &str = "{ authors { totalCount } }";
 
 fn fixture(name: &str) -> PathBuf {
@@ -202,6 +209,12 @@ async fn without_anonymous_reads_every_request_needs_a_valid_token(backend: Back
     assert_unauthenticated(&bad, true, "a read with a bad token");
 }
 
+/// `claims` without `name`.
+fn without(mut claims: Value, name: &str) -> Value {
+    claims.as_object_mut().unwrap().remove(name);
+    claims
+}
+
 /// Base64url of `value`'s JSON, as a JWT segment.
 fn segment(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
@@ -227,8 +240,7 @@ async fn every_kind_of_bad_token_is_unauthenticated_and_writes_nothing(backend: 
     let other_secret =
         EncodingKey::from_secret(b"another secret, just as long as the real one").unwrap();
     let public_pem = std::fs::read(fixture("rsa.pub.pem")).unwrap();
-    let mut no_expiry = good(json!({}));
-    no_expiry.as_object_mut().unwrap().remove("exp");
+    let no_expiry = without(good(json!({})), "exp");
     let cases: Vec<(&str, Vec<String>)> = vec![
         ("not a JWT", vec![bearer("not-a-jwt")]),
         ("three empty segments", vec![bearer("..")]),
@@ -293,6 +305,14 @@ async fn every_kind_of_bad_token_is_unauthenticated_and_writes_nothing(backend: 
             vec![bearer(&hs256(&good(json!({ "nbf": now() + 120 }))))],
         ),
         ("no exp", vec![bearer(&hs256(&no_expiry))]),
+        (
+            "no iss",
+            vec![bearer(&hs256(&without(good(json!({})), "iss")))],
+        ),
+        (
+            "no aud",
+            vec![bearer(&hs256(&without(good(json!({})), "aud")))],
+        ),
         (
             "wrong issuer",
             vec![bearer(&hs256(&good(
@@ -428,7 +448,62 @@ async fn mutations_beyond_the_rate_limit_wait_and_reads_do_not(backend: Backend)
     assert_eq!(app.count_rows("author").await, 3);
 }
 
+/// The check follows the operation that would run: the one `operationName` picks, a persisted
+/// query's stored text, and GET.
+async fn the_operation_that_would_run_is_the_one_checked(backend: Backend) {
+    use sha2::{Digest, Sha256};
+    let app = spawn(backend, |config| config.anonymous_reads = false).await;
+    let reader = bearer(&hs256(&claims("rita", json!("reader"))));
+    let writer = bearer(&hs256(&claims("wanda", json!("writer"))));
+    let document =
+        format!("query Read {{ authors {{ totalCount }} }} mutation Write {CREATE_BODY}");
+    let named = |name: &str| json!({ "query": document, "operationName": name });
+    let send = |body: Value, authorization: Option<String>| {
+        let mut request =
+            Request::post("/graphql").header(header::CONTENT_TYPE, "application/json");
+        if let Some(value) = authorization {
+            request = request.header(header::AUTHORIZATION, value);
+        }
+        app.send(request.body(Body::from(body.to_string())).unwrap())
+    };
+
+    let reader_reads = send(named("Read"), Some(reader.clone())).await;
+    let reader_writes = send(named("Write"), Some(reader.clone())).await;
+    // A persisted mutation: stored by a writer, then sent by its hash alone by a reader.
+    let text = format!("mutation {CREATE_BODY}");
+    let hash = format!("{:x}", Sha256::digest(text.as_bytes()));
+    let extensions = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let stored = send(
+        json!({ "query": text, "extensions": extensions }),
+        Some(writer),
+    )
+    .await;
+    let by_hash = send(json!({ "extensions": extensions }), Some(reader)).await;
+    let anonymous_get = app
+        .send(
+            Request::get("/graphql?query=%7B%20authors%20%7B%20totalCount%20%7D%20%7D")
+                .header(header::ACCEPT, "application/json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+
+    assert_eq!(reader_reads.0, StatusCode::OK);
+    assert_eq!(reader_writes.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        stored.0,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&stored.2)
+    );
+    assert_eq!(by_hash.0, StatusCode::FORBIDDEN);
+    assert_eq!(anonymous_get.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous_get.1[header::WWW_AUTHENTICATE], "Bearer");
+    assert_eq!(app.count_rows("author").await, 1);
+}
+
 on_every_backend!(
+    the_operation_that_would_run_is_the_one_checked,
     writers_write_readers_read_and_nobody_else_writes,
     without_anonymous_reads_every_request_needs_a_valid_token,
     every_kind_of_bad_token_is_unauthenticated_and_writes_nothing,
