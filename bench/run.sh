@@ -2,7 +2,7 @@
 # The load benchmark of BENCHMARKS.md: loads a dataset through the project's migrations, starts
 # the release server on loopback, drives it with wrk, and prints markdown tables.
 #
-#   bench/run.sh [--backend postgres|sqlite] [--layout scattered|clustered] [--books N]
+#   bench/run.sh [--backend postgres|sqlite|mariadb] [--layout scattered|clustered] [--books N]
 #                [--runs N] [--seconds S] [--no-curve]
 #   bench/run.sh --quick      # tiny dataset, debug build, seconds: keeps the benchmark from rotting
 #   bench/run.sh --soak S [--rate R]   # instead: the soak of RELIABILITY.md, S seconds at R requests/s
@@ -45,11 +45,15 @@ fi
 
 PG_ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PG_DB="bench_$$"
+# MariaDB (--backend mariadb): root without a password on 127.0.0.1:3306 unless BENCH_MYSQL_URL.
+MYSQL_ADMIN="${BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306/test}"
+mariadb_admin() { mariadb -uroot -h127.0.0.1 -P3306 -e "$1"; }
 SQLITE_FILE="$(pwd)/target/bench_$$.db"
 SERVER=""
 cleanup() {
   [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
   if [ "$BACKEND" = postgres ]; then psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true; fi
+  if [ "$BACKEND" = mariadb ]; then mariadb_admin "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true; fi
   rm -f "$SQLITE_FILE" "$SQLITE_FILE-wal" "$SQLITE_FILE-shm" target/bench_row_$$*
 }
 trap cleanup EXIT
@@ -57,6 +61,9 @@ trap cleanup EXIT
 if [ "$BACKEND" = postgres ]; then
   psql -q "$PG_ADMIN" -c "CREATE DATABASE $PG_DB" >/dev/null
   DATABASE_URL="${PG_ADMIN%/*}/$PG_DB"
+elif [ "$BACKEND" = mariadb ]; then
+  mariadb_admin "CREATE DATABASE $PG_DB CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+  DATABASE_URL="${MYSQL_ADMIN%/*}/$PG_DB"
 else
   DATABASE_URL="sqlite://$SQLITE_FILE?mode=rwc"
 fi

@@ -162,6 +162,10 @@ fn pool_usage(db: &DatabaseConnection) -> Option<(i64, i64)> {
             let pool = db.get_sqlite_connection_pool();
             (pool.size(), pool.num_idle())
         }
+        sea_orm::DbBackend::MySql => {
+            let pool = db.get_mysql_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
         _ => return None,
     };
     Some((i64::from(open), i64::try_from(idle).unwrap_or(i64::MAX)))

@@ -111,6 +111,7 @@ pub async fn load(
     // every row it returns.
     let analyze = match db.get_database_backend() {
         DbBackend::Postgres => "VACUUM ANALYZE",
+        DbBackend::MySql => "ANALYZE TABLE author, book",
         _ => "ANALYZE",
     };
     db.execute_unprepared(analyze)

@@ -1,7 +1,7 @@
 //! The `author` and `book` tables of docs/reference.md § Database schema, the cascading foreign key and the
 //! `idx_book_author_id` index.
 
-use sea_orm_migration::{prelude::*, schema::*};
+use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -9,9 +9,18 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // On MariaDB: 4-byte UTF-8 throughout, compared by code point as SQLite does (the
+        // `contains` filter names its own collation).
+        let table = || {
+            let mut table = Table::create();
+            if manager.get_database_backend() == DbBackend::MySql {
+                table.character_set("utf8mb4").collate("utf8mb4_bin");
+            }
+            table
+        };
         manager
             .create_table(
-                Table::create()
+                table()
                     .table(Author::Table)
                     .if_not_exists()
                     .col(big_pk_auto(Author::Id))
@@ -21,7 +30,7 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_table(
-                Table::create()
+                table()
                     .table(Book::Table)
                     .if_not_exists()
                     .col(big_pk_auto(Book::Id))

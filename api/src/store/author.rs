@@ -38,7 +38,7 @@ impl SortField for AuthorSort {
         }
     }
 
-    fn expr(self) -> Expr {
+    fn expr(self, _: DbBackend) -> Expr {
         match self {
             Self::Id => Expr::col(author::Column::Id),
             Self::Name => Expr::col(author::Column::Name),
@@ -161,7 +161,7 @@ pub async fn create_with_books(
 /// # Errors
 /// `NOT_FOUND` when there is no such author; otherwise when the database fails.
 pub async fn rename(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     id: i64,
     name: &AuthorName,
 ) -> ApiResult<author::Model> {
@@ -169,15 +169,17 @@ pub async fn rename(
         id: Unchanged(id),
         name: Set(name.as_str().to_owned()),
     };
-    row.update(db).await.map_err(|err| match err {
-        DbErr::RecordNotUpdated => not_found(id),
-        err => err.into(),
-    })
+    super::write_row(db, row, super::Write::Update)
+        .await
+        .map_err(|err| match err {
+            DbErr::RecordNotUpdated => not_found(id),
+            err => err.into(),
+        })
 }
 
 /// Deletes an author and its books in one transaction; returns the ids of the deleted books.
 ///
-/// On PostgreSQL the author's row is locked first, so a book being added concurrently is either
+/// On PostgreSQL and MariaDB the author's row is locked first, so a book being added concurrently is either
 /// committed before (and then deleted and reported here) or refused by the foreign key. On
 /// SQLite the first statement is a write, which serialises writers by itself.
 ///
@@ -186,17 +188,34 @@ pub async fn rename(
 /// fails.
 pub async fn delete_with_books(db: &impl TransactionTrait, id: i64) -> ApiResult<Vec<i64>> {
     let txn = db.begin().await?;
-    if txn.get_database_backend() != DbBackend::Sqlite {
+    let backend = txn.get_database_backend();
+    if backend != DbBackend::Sqlite {
         author::Entity::find_by_id(id)
             .lock_exclusive()
             .one(&txn)
             .await?
             .ok_or_else(|| not_found(id))?;
     }
-    let books = book::Entity::delete_many()
-        .filter(book::Column::AuthorId.eq(id))
-        .exec_with_returning(&txn)
-        .await?;
+    let books = if backend == DbBackend::MySql {
+        // No `DELETE … RETURNING` through sqlx on MariaDB (nor on MySQL): the books are locked
+        // and read, then deleted. With the author locked no book can be added or moved to them,
+        // and a locked book cannot be moved away, so the ids read are exactly those deleted.
+        let books = book::Entity::find()
+            .filter(book::Column::AuthorId.eq(id))
+            .lock_exclusive()
+            .all(&txn)
+            .await?;
+        book::Entity::delete_many()
+            .filter(book::Column::AuthorId.eq(id))
+            .exec(&txn)
+            .await?;
+        books
+    } else {
+        book::Entity::delete_many()
+            .filter(book::Column::AuthorId.eq(id))
+            .exec_with_returning(&txn)
+            .await?
+    };
     let deleted = author::Entity::delete_by_id(id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(not_found(id));

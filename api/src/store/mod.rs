@@ -11,7 +11,8 @@ mod ordering;
 mod search;
 
 use sea_orm::{
-    ConnectionTrait, DbBackend, EntityTrait, QueryTrait, Select,
+    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryTrait, Select, TransactionSession, TransactionTrait,
     sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithClause},
 };
 
@@ -111,12 +112,12 @@ where
             .to_owned();
     }
     if let Some(after) = &window.after {
-        query.cond_where(ordering.beyond(after, true));
+        query.cond_where(ordering.beyond(backend, after, true));
     }
     if let Some(before) = &window.before {
-        query.cond_where(ordering.beyond(before, false));
+        query.cond_where(ordering.beyond(backend, before, false));
     }
-    for (expr, order) in ordering.order_terms(window.from_end) {
+    for (expr, order) in ordering.order_terms(backend, window.from_end) {
         query.order_by_expr(expr, order);
     }
     query.limit(window.limit + 1);
@@ -129,4 +130,60 @@ where
         page.rows.reverse();
     }
     Ok(page)
+}
+
+/// How [`write_row`] writes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Write {
+    Insert,
+    Update,
+}
+
+/// Writes `row` and returns it as stored. PostgreSQL and SQLite do that in one statement
+/// (`RETURNING`); MariaDB reads the row back with a second one, so there the two run in one
+/// transaction, and the row read is the row written even when another request deletes it
+/// meanwhile.
+///
+/// # Errors
+/// When the database fails or refuses the row.
+pub(crate) async fn write_row<A>(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    row: A,
+    write: Write,
+) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
+where
+    A: ActiveModelTrait + ActiveModelBehavior + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    async fn run<A, C>(
+        db: &C,
+        row: A,
+        write: Write,
+    ) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
+    where
+        A: ActiveModelTrait + ActiveModelBehavior + Send,
+        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+        C: ConnectionTrait,
+    {
+        match write {
+            Write::Insert => row.insert(db).await,
+            Write::Update => row.update(db).await,
+        }
+    }
+    if db.get_database_backend() != DbBackend::MySql {
+        return run(db, row, write).await;
+    }
+    // Rolled back explicitly on failure: a transaction dropped open would roll back from its
+    // `Drop`, which blocks, and can wait forever on a single-threaded runtime.
+    let txn = db.begin().await?;
+    match run(&txn, row, write).await {
+        Ok(stored) => {
+            txn.commit().await?;
+            Ok(stored)
+        }
+        Err(err) => {
+            txn.rollback().await?;
+            Err(err)
+        }
+    }
 }

@@ -3,7 +3,10 @@
 
 use std::{fmt::Debug, hash::Hash};
 
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Order};
+use sea_orm::{
+    DbBackend,
+    sea_query::{Condition, Expr, ExprTrait, Order},
+};
 
 use super::{Cursor, CursorValue};
 use crate::error::{ApiError, ApiResult};
@@ -34,8 +37,14 @@ pub trait SortField: Debug + Clone + Copy + PartialEq + Eq + Hash + Send + Sync 
     const ID: Self;
     /// The field's name inside cursors.
     fn name(self) -> &'static str;
-    /// The SQL expression rows are sorted by.
-    fn expr(self) -> Expr;
+    /// The SQL expression rows are sorted by on `backend`.
+    fn expr(self, backend: DbBackend) -> Expr;
+    /// The expression rows are sorted by the other way: `0 - key`, with the constant written
+    /// into the SQL as the indexes have it. A backend without indexes on expressions names a
+    /// generated column instead.
+    fn negated(self, backend: DbBackend) -> Expr {
+        Expr::cust("0").sub(self.expr(backend))
+    }
     /// The value of [`SortField::expr`] for one row.
     fn key(self, row: &Self::Model) -> CursorValue;
     /// Whether the key is text (otherwise an integer).
@@ -106,7 +115,10 @@ impl<F: SortField> Ordering<F> {
     /// as newest first, then by title, is one index read and its cursor one row-value
     /// comparison. A model has one text column, so only numeric keys ever need it, and the
     /// directions always agree.
-    pub(super) fn terms(&self) -> impl Iterator<Item = (Expr, Direction, bool)> + '_ {
+    pub(super) fn terms(
+        &self,
+        backend: DbBackend,
+    ) -> impl Iterator<Item = (Expr, Direction, bool)> + '_ {
         let leading = self
             .keys
             .iter()
@@ -115,18 +127,21 @@ impl<F: SortField> Ordering<F> {
             .map_or(Direction::Asc, |(_, d)| *d);
         self.keys.iter().map(move |(field, direction)| {
             if *direction == leading {
-                (field.expr(), *direction, false)
+                (field.expr(backend), *direction, false)
             } else {
                 debug_assert!(!field.is_text(), "one text key per ordering");
-                // `0 - key`, the constant written into the SQL as the indexes have it.
-                (Expr::cust("0").sub(field.expr()), leading, true)
+                (field.negated(backend), leading, true)
             }
         })
     }
 
     /// `ORDER BY` terms; `reverse` flips every direction (to read a page backwards).
-    pub(super) fn order_terms(&self, reverse: bool) -> impl Iterator<Item = (Expr, Order)> + '_ {
-        self.terms()
+    pub(super) fn order_terms(
+        &self,
+        backend: DbBackend,
+        reverse: bool,
+    ) -> impl Iterator<Item = (Expr, Order)> + '_ {
+        self.terms(backend)
             .map(move |(expr, direction, _)| (expr, direction.order(reverse)))
     }
 
@@ -135,10 +150,10 @@ impl<F: SortField> Ordering<F> {
     /// `(k1, k2, …) > (v1, v2, …)`, so a deep page costs what the first one does. The bound it
     /// implies on the first key, `k1 >= v1`, is written out too: SQLite seeks an index on an
     /// expression (the year) only through such a simple comparison.
-    pub(super) fn beyond(&self, cursor: &Cursor, forward: bool) -> Condition {
+    pub(super) fn beyond(&self, backend: DbBackend, cursor: &Cursor, forward: bool) -> Condition {
         let mut ascending = true;
         let (keys, values): (Vec<Expr>, Vec<Expr>) = self
-            .terms()
+            .terms(backend)
             .zip(&cursor.0)
             .map(|((expr, direction, negated), value)| {
                 ascending = (direction == Direction::Asc) == forward;

@@ -73,6 +73,28 @@ pub(super) fn contains(
         let pattern = format!("(?i){}", regex::escape(needle));
         return Expr::col(column).binary(BinOper::Custom("REGEXP"), Expr::val(pattern));
     }
+    let pattern = like_pattern(needle);
+    if backend == DbBackend::MySql {
+        // MariaDB compares in a collation of the Unicode Collation Algorithm that ignores case
+        // and keeps accents, over all of Unicode; no index serves it (docs/reference.md).
+        return Expr::cust_with_exprs(
+            "? COLLATE utf8mb4_uca1400_as_ci LIKE ? ESCAPE '!'",
+            [Expr::col(column), Expr::val(pattern)],
+        );
+    }
+    // `!` rather than `\` as the escape character: it needs no quoting on any backend.
+    let exact = Expr::cust_with_exprs(
+        "LOWER($1) LIKE LOWER($2) ESCAPE '!'",
+        [Expr::col(column.clone()), Expr::val(pattern)],
+    );
+    if backend != DbBackend::Postgres || Trigrams::of(needle) != Trigrams::Symbols {
+        return exact;
+    }
+    symbols(column, needle).and(exact)
+}
+
+/// `%needle%` for `LIKE … ESCAPE '!'`: every character of `needle` literal.
+fn like_pattern(needle: &str) -> String {
     let mut pattern = String::with_capacity(needle.len() + 2);
     pattern.push('%');
     for c in needle.chars() {
@@ -82,14 +104,12 @@ pub(super) fn contains(
         pattern.push(c);
     }
     pattern.push('%');
-    // `!` rather than `\` as the escape character: it needs no quoting on any backend.
-    let exact = Expr::cust_with_exprs(
-        "LOWER($1) LIKE LOWER($2) ESCAPE '!'",
-        [Expr::col(column.clone()), Expr::val(pattern)],
-    );
-    if backend != DbBackend::Postgres || Trigrams::of(needle) != Trigrams::Symbols {
-        return exact;
-    }
+    pattern
+}
+
+/// The conditions of PostgreSQL's partial trigram index on folded text, for a term of
+/// [`Trigrams::Symbols`].
+fn symbols(column: impl IntoColumnRef + Clone, needle: &str) -> Expr {
     // The index's predicate and expression, written as the migration writes them; both sides
     // folded in SQL, in the index's order (lower, then translate). The folded needle holds no
     // punctuation, so none of its characters is a wildcard.
@@ -106,7 +126,7 @@ pub(super) fn contains(
         fold("$3")
     );
     let column = Expr::col(column);
-    Expr::cust_with_exprs(symbols, [column.clone(), column, Expr::val(needle)]).and(exact)
+    Expr::cust_with_exprs(symbols, [column.clone(), column, Expr::val(needle)])
 }
 
 #[cfg(test)]

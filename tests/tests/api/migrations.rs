@@ -43,6 +43,10 @@ async fn the_author_index_exists_and_the_migration_rolls_back_and_forth(backend:
             "SELECT COUNT(*) AS n FROM pg_indexes WHERE indexname = 'idx_book_author_id' AND tablename = 'book'",
             "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name IN ('author', 'book') AND table_schema = current_schema()",
         ),
+        DatabaseBackend::MySql => (
+            "SELECT COUNT(DISTINCT index_name) AS n FROM information_schema.statistics WHERE index_name = 'idx_book_author_id' AND table_name = 'book' AND table_schema = DATABASE()",
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name IN ('author', 'book') AND table_schema = DATABASE()",
+        ),
         _ => (
             "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'index' AND name = 'idx_book_author_id' AND tbl_name = 'book'",
             "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('author', 'book')",
@@ -64,6 +68,11 @@ async fn index_names(app: &TestApp) -> (Vec<String>, String) {
         DatabaseBackend::Postgres => (
             "SELECT indexname AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname LIKE 'idx_%' ORDER BY 1",
             "SELECT indexdef AS name FROM pg_indexes WHERE indexname = 'idx_book_author_id'",
+        ),
+        // The columns of `idx_book_author_id`, written as the other backends write them.
+        DatabaseBackend::MySql => (
+            "SELECT DISTINCT CAST(index_name AS CHAR) AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name LIKE 'idx\\_%' ORDER BY 1",
+            "SELECT CAST(CONCAT('(', GROUP_CONCAT(column_name ORDER BY seq_in_index SEPARATOR ', '), ')') AS CHAR) AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND index_name = 'idx_book_author_id'",
         ),
         _ => (
             "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%' ORDER BY 1",

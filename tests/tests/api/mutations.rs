@@ -328,6 +328,7 @@ async fn every_validation_rule_is_bad_user_input_at_its_boundary_and_writes_noth
         "a".repeat(101),
         "é".repeat(101),
         "字".repeat(101),
+        "🙂".repeat(101),
         "nul\0".into(),
     ];
     for name in &bad_names {
@@ -414,13 +415,19 @@ async fn every_validation_rule_is_bad_user_input_at_its_boundary_and_writes_noth
         "a".repeat(100),
         "é".repeat(100),
         "字".repeat(100),
+        // 4-byte UTF-8 at the limit: 400 bytes, 100 characters.
+        "🙂".repeat(100),
     ] {
         let response = app
             .graphql_with(CREATE_AUTHOR, json!({ "input": { "name": name } }))
             .await;
         assert_eq!(response["data"]["createAuthor"]["name"], name.as_str());
     }
-    for (title, year) in [("t".repeat(200), 9999), ("ü".repeat(200), -9999)] {
+    for (title, year) in [
+        ("t".repeat(200), 9999),
+        ("ü".repeat(200), -9999),
+        ("𝔊".repeat(200), 0),
+    ] {
         let response = app
             .graphql_with(
                 CREATE_BOOK,

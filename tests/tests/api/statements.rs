@@ -278,6 +278,11 @@ async fn the_pool_does_not_ping_before_every_statement(backend: Backend) {
             .get_postgres_connection_pool()
             .options()
             .get_test_before_acquire(),
+        DbBackend::MySql => app
+            .db
+            .get_mysql_connection_pool()
+            .options()
+            .get_test_before_acquire(),
         _ => app
             .db
             .get_sqlite_connection_pool()

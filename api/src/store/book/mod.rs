@@ -7,15 +7,17 @@ use entity::book;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set, Unchanged},
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, SqlErr,
-    sea_query::{Condition, Expr, ExprTrait, Func},
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, SqlErr, TransactionTrait,
+    sea_query::{Alias, Condition, Expr, ExprTrait, Func},
 };
 
 pub use self::per_author::{
     author_with_page, authors_with_pages, count_per_author, page_per_author,
 };
 use super::{
-    CursorValue, Ordering, Page, SortField, Window, contains, found_by_trigrams, read_page,
+    CursorValue, Ordering, Page, SortField, Window, Write, contains, found_by_trigrams, read_page,
+    write_row,
 };
 use crate::{
     domain::{BookTitle, PublishedYear},
@@ -28,14 +30,23 @@ const MISSING_YEAR_KEY: i64 = i32::MAX as i64 + 1;
 
 /// The year sort key, `COALESCE(published_year, 2147483648)`, with the constant written into the
 /// SQL: the indexes `idx_book_year` and `idx_book_author_year` are on exactly this expression,
-/// which a bound parameter in its place would not match.
-fn year_key() -> Expr {
+/// which a bound parameter in its place would not match. MariaDB indexes no expressions: there
+/// the migration adds it as the generated column `year_key` (and `0 - year_key` as
+/// `year_key_desc`), which the queries name.
+fn year_key(backend: DbBackend) -> Expr {
+    if backend == DbBackend::MySql {
+        return Expr::col(Alias::new(YEAR_KEY_COLUMN));
+    }
     Func::coalesce([
         Expr::col(book::Column::PublishedYear),
         Expr::cust(MISSING_YEAR_KEY.to_string()),
     ])
     .into()
 }
+
+/// MariaDB's generated columns of the year sort key and of its negation.
+const YEAR_KEY_COLUMN: &str = "year_key";
+const YEAR_KEY_DESC_COLUMN: &str = "year_key_desc";
 
 /// The columns books can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,11 +72,18 @@ impl SortField for BookSort {
         }
     }
 
-    fn expr(self) -> Expr {
+    fn expr(self, backend: DbBackend) -> Expr {
         match self {
             Self::Id => Expr::col(book::Column::Id),
             Self::Title => Expr::col(book::Column::Title),
-            Self::PublishedYear => year_key(),
+            Self::PublishedYear => year_key(backend),
+        }
+    }
+
+    fn negated(self, backend: DbBackend) -> Expr {
+        match (self, backend) {
+            (Self::PublishedYear, DbBackend::MySql) => Expr::col(Alias::new(YEAR_KEY_DESC_COLUMN)),
+            _ => Expr::cust("0").sub(self.expr(backend)),
         }
     }
 
@@ -102,7 +120,7 @@ impl BookFilter {
     fn condition(&self, backend: DbBackend) -> Condition {
         let years =
             (self.published_year_from.is_some() || self.published_year_to.is_some()).then(|| {
-                year_key().between(
+                year_key(backend).between(
                     i64::from(self.published_year_from.unwrap_or(i32::MIN)),
                     i64::from(self.published_year_to.unwrap_or(i32::MAX)),
                 )
@@ -183,12 +201,11 @@ impl NewBook {
 /// `NOT_FOUND` when the author does not exist (the foreign key refuses the row); otherwise when
 /// the database fails.
 pub async fn insert(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     author_id: i64,
     book: &NewBook,
 ) -> ApiResult<book::Model> {
-    book.row(author_id)
-        .insert(db)
+    write_row(db, book.row(author_id), Write::Insert)
         .await
         .map_err(|err| missing_author_or(err, author_id))
 }
@@ -205,10 +222,29 @@ pub async fn insert_many(
     if books.is_empty() {
         return Ok(Vec::new());
     }
-    book::Entity::insert_many(books.iter().map(|book| book.row(author_id)))
-        .exec_with_returning(db)
+    let rows = books.iter().map(|book| book.row(author_id));
+    if db.get_database_backend() != DbBackend::MySql {
+        return book::Entity::insert_many(rows)
+            .exec_with_returning(db)
+            .await
+            .map_err(|err| missing_author_or(err, author_id));
+    }
+    // MariaDB (without `RETURNING` through sqlx): one multi-row INSERT, whose rows take
+    // consecutive ids from the first one it reports (InnoDB's default `innodb_autoinc_lock_mode`
+    // of 1 or 2 gives a statement of known size one run of ids), read back in one SELECT.
+    let first = book::Entity::insert_many(rows)
+        .exec(db)
         .await
-        .map_err(|err| missing_author_or(err, author_id))
+        .map_err(|err| missing_author_or(err, author_id))?
+        .last_insert_id
+        .ok_or_else(|| ApiError::internal("a multi-row INSERT reported no id"))?;
+    let last = first + i64::try_from(books.len()).unwrap_or(i64::MAX) - 1;
+    Ok(book::Entity::find()
+        .filter(book::Column::Id.between(first, last))
+        .filter(book::Column::AuthorId.eq(author_id))
+        .order_by_asc(book::Column::Id)
+        .all(db)
+        .await?)
 }
 
 /// Changes to a book; `None` leaves a column as it is.
@@ -228,7 +264,7 @@ pub struct BookChanges {
 /// `NOT_FOUND` for a missing book, or a missing author to move it to; otherwise when the
 /// database fails.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &(impl ConnectionTrait + TransactionTrait),
     id: i64,
     changes: &BookChanges,
 ) -> ApiResult<book::Model> {
@@ -246,10 +282,12 @@ pub async fn update(
     if !row.is_changed() {
         return find(db, id).await?.ok_or_else(|| not_found(id));
     }
-    row.update(db).await.map_err(|err| match err {
-        DbErr::RecordNotUpdated => not_found(id),
-        err => missing_author_or(err, changes.author_id.unwrap_or_default()),
-    })
+    write_row(db, row, Write::Update)
+        .await
+        .map_err(|err| match err {
+            DbErr::RecordNotUpdated => not_found(id),
+            err => missing_author_or(err, changes.author_id.unwrap_or_default()),
+        })
 }
 
 /// Deletes book `id`.

@@ -135,7 +135,7 @@ pub async fn authors_with_pages(
         let page = top_of_author(of_author, condition, ordering, window.limit);
         select.join_lateral(JoinType::LeftJoin, page, p, Expr::cust("TRUE"));
     } else {
-        let pages = ranked_per_author(&author_ids, condition, ordering, window.limit);
+        let pages = ranked_per_author(backend, &author_ids, condition, ordering, window.limit);
         let on =
             Expr::col((p.clone(), book::Column::AuthorId)).equals((a.clone(), author::Column::Id));
         select.join_subquery(JoinType::LeftJoin, pages, p, on);
@@ -201,7 +201,7 @@ fn pages_of(
     if backend == DbBackend::Postgres {
         top_per_author(author_ids, condition, ordering, window.limit)
     } else {
-        ranked_per_author(author_ids, condition, ordering, window.limit)
+        ranked_per_author(backend, author_ids, condition, ordering, window.limit)
     }
 }
 
@@ -214,7 +214,7 @@ fn page_condition(
 ) -> Condition {
     let condition = filter.condition(backend);
     match &window.after {
-        Some(after) => condition.add(ordering.beyond(after, true)),
+        Some(after) => condition.add(ordering.beyond(backend, after, true)),
         None => condition,
     }
 }
@@ -247,11 +247,12 @@ fn ranked_book_at(row: &QueryResult) -> Result<(i64, book::Model), DbErr> {
 
 /// `ROW_NUMBER() OVER (<window>) AS rn`, ranking rows in `ordering`.
 fn rank_in(
+    backend: DbBackend,
     select: &mut SelectStatement,
     mut window: WindowStatement,
     ordering: &Ordering<BookSort>,
 ) {
-    for (expr, order) in ordering.order_terms(false) {
+    for (expr, order) in ordering.order_terms(backend, false) {
         window.order_by_expr(expr, order);
     }
     select.expr_window_as(Expr::cust("ROW_NUMBER()"), window, Alias::new(RANK));
@@ -290,8 +291,13 @@ fn top_of_author(
         .from(book::Entity)
         .cond_where(condition.add(Expr::col((book::Entity, book::Column::AuthorId)).eq(author_id)))
         .limit(first.saturating_add(1));
-    rank_in(&mut top, WindowStatement::new(), ordering);
-    for (expr, order) in ordering.order_terms(false) {
+    rank_in(
+        DbBackend::Postgres,
+        &mut top,
+        WindowStatement::new(),
+        ordering,
+    );
+    for (expr, order) in ordering.order_terms(DbBackend::Postgres, false) {
         top.order_by_expr(expr, order);
     }
     top
@@ -299,6 +305,7 @@ fn top_of_author(
 
 /// The windowed statement of [`page_per_author`] (every backend).
 fn ranked_per_author(
+    backend: DbBackend,
     author_ids: &[i64],
     condition: Condition,
     ordering: &Ordering<BookSort>,
@@ -311,6 +318,7 @@ fn ranked_per_author(
         .from(book::Entity)
         .cond_where(condition.add(book::Column::AuthorId.is_in(author_ids.iter().copied())));
     rank_in(
+        backend,
         &mut ranked,
         WindowStatement::partition_by(book::Column::AuthorId),
         ordering,

@@ -1,4 +1,4 @@
-//! Databases that live as long as a test: a SQLite file, a PostgreSQL database.
+//! Databases that live as long as a test: a SQLite file, a PostgreSQL or MariaDB database.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -29,7 +29,8 @@ impl Drop for TempFile {
     }
 }
 
-/// A uniquely named PostgreSQL database, dropped when the test ends (even by panicking).
+/// A uniquely named PostgreSQL or MariaDB database, dropped when the test ends (even by
+/// panicking).
 pub struct TempDatabase {
     admin_url: String,
     name: String,
@@ -46,11 +47,16 @@ impl TempDatabase {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let admin = Database::connect(admin_url).await.unwrap_or_else(|err| {
-            panic!("TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {err}")
-        });
+        let admin = Database::connect(admin_url)
+            .await
+            .unwrap_or_else(|err| panic!("the test server at {admin_url} is unreachable: {err}"));
+        let create = if is_mysql(admin_url) {
+            format!("CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        } else {
+            format!("CREATE DATABASE \"{name}\"")
+        };
         admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .execute_unprepared(&create)
             .await
             .expect("create the test database");
         admin.close().await.ok();
@@ -72,7 +78,10 @@ impl TempDatabase {
         };
         match port {
             // Through the proxy in plain text, so that it can see which statement passes.
-            Some(_) => format!("{base}/{}?sslmode=disable", self.name),
+            Some(_) if !is_mysql(&self.admin_url) => {
+                format!("{base}/{}?sslmode=disable", self.name)
+            }
+            Some(_) => format!("{base}/{}?ssl-mode=disabled", self.name),
             None => format!("{base}/{}", self.name),
         }
     }
@@ -81,7 +90,11 @@ impl TempDatabase {
 impl Drop for TempDatabase {
     fn drop(&mut self) {
         let admin_url = self.admin_url.clone();
-        let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
+        let sql = if is_mysql(&admin_url) {
+            format!("DROP DATABASE IF EXISTS `{}`", self.name)
+        } else {
+            format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)
+        };
         // Drop runs outside any async context we can block on, so use a runtime of its own.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -99,4 +112,9 @@ impl Drop for TempDatabase {
             eprintln!("could not drop test database {}", self.name);
         }
     }
+}
+
+/// Whether `url` names a MariaDB (MySQL) server.
+fn is_mysql(url: &str) -> bool {
+    url.starts_with("mysql://") || url.starts_with("mariadb://")
 }

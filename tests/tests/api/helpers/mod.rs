@@ -32,9 +32,9 @@ use self::databases::{TempDatabase, TempFile};
 pub use self::proxy::TcpProxy;
 
 /// Runs each listed `async fn name(backend: Backend)` as one test per backend: `sqlite::name`
-/// always, `postgres::name` when `TEST_POSTGRES_URL` is set (otherwise it is ignored, with the
-/// reason; `build.rs` decides). With `multi_thread:` first, the tests
-/// run on a two-worker runtime instead of the current thread.
+/// always, `postgres::name` when `TEST_POSTGRES_URL` is set and `mariadb::name` when
+/// `TEST_MYSQL_URL` is (otherwise they are ignored, with the reason; `build.rs` decides). With
+/// `multi_thread:` first, the tests run on a two-worker runtime instead of the current thread.
 macro_rules! on_every_backend {
     (postgres_only: $($test:ident),* $(,)?) => {
         mod postgres {
@@ -49,14 +49,38 @@ macro_rules! on_every_backend {
             )*
         }
     };
+    (mariadb_only: $($test:ident),* $(,)?) => {
+        mod mariadb {
+            $(
+                #[tokio::test]
+                #[cfg_attr(not(mysql_tests), ignore = "set TEST_MYSQL_URL to run on MariaDB")]
+                async fn $test() {
+                    if let Some(crate::helpers::Backend::Mysql(admin_url)) = crate::helpers::Backend::mysql() {
+                        super::$test(admin_url).await;
+                    }
+                }
+            )*
+        }
+    };
     (multi_thread: $($test:ident),* $(,)?) => {
         on_every_backend!(@modules (flavor = "multi_thread", worker_threads = 2);
-            sqlite_multi_thread, postgres_multi_thread; $($test),*);
+            sqlite_multi_thread, postgres_multi_thread, mariadb_multi_thread; $($test),*);
     };
     ($($test:ident),* $(,)?) => {
-        on_every_backend!(@modules (); sqlite, postgres; $($test),*);
+        on_every_backend!(@modules (); sqlite, postgres, mariadb; $($test),*);
     };
-    (@modules $flavor:tt; $sqlite:ident, $postgres:ident; $($test:ident),*) => {
+    (@modules $flavor:tt; $sqlite:ident, $postgres:ident, $mariadb:ident; $($test:ident),*) => {
+        mod $mariadb {
+            $(
+                #[tokio::test $flavor]
+                #[cfg_attr(not(mysql_tests), ignore = "set TEST_MYSQL_URL to run on MariaDB")]
+                async fn $test() {
+                    if let Some(backend) = crate::helpers::Backend::mysql() {
+                        super::$test(backend).await;
+                    }
+                }
+            )*
+        }
         mod $sqlite {
             $(
                 #[tokio::test $flavor]
@@ -92,12 +116,19 @@ pub enum Backend {
     Sqlite,
     /// A fresh database on the PostgreSQL server at this admin URL.
     Postgres(String),
+    /// A fresh database on the MariaDB server at this admin URL.
+    Mysql(String),
 }
 
 impl Backend {
     /// PostgreSQL, when `TEST_POSTGRES_URL` is set.
     pub fn postgres() -> Option<Self> {
         std::env::var("TEST_POSTGRES_URL").ok().map(Self::Postgres)
+    }
+
+    /// MariaDB, when `TEST_MYSQL_URL` is set.
+    pub fn mysql() -> Option<Self> {
+        std::env::var("TEST_MYSQL_URL").ok().map(Self::Mysql)
     }
 }
 
@@ -122,7 +153,7 @@ impl TestApp {
         LazyLock::force(&TRACING);
         let (url, database) = match backend {
             Backend::Sqlite => ("sqlite::memory:".to_owned(), None),
-            Backend::Postgres(admin_url) => {
+            Backend::Postgres(admin_url) | Backend::Mysql(admin_url) => {
                 let database = TempDatabase::create(&admin_url).await;
                 (database.url(None), Some(database))
             }
