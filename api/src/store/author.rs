@@ -5,7 +5,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, TransactionSession, TransactionTrait,
+    QuerySelect, TransactionTrait,
     sea_query::{Condition, Expr},
 };
 
@@ -150,10 +150,13 @@ pub async fn create_with_books(
     books: &[NewBook],
 ) -> ApiResult<(author::Model, Vec<book::Model>)> {
     let txn = db.begin().await?;
-    let author = insert(&txn, name).await?;
-    let books = super::book::insert_many(&txn, author.id, books).await?;
-    txn.commit().await?;
-    Ok((author, books))
+    let written = async {
+        let author = insert(&txn, name).await?;
+        let books = super::book::insert_many(&txn, author.id, books).await?;
+        Ok((author, books))
+    }
+    .await;
+    super::finish(txn, written).await
 }
 
 /// Renames an author and returns the stored row.
@@ -188,11 +191,17 @@ pub async fn rename(
 /// fails.
 pub async fn delete_with_books(db: &impl TransactionTrait, id: i64) -> ApiResult<Vec<i64>> {
     let txn = db.begin().await?;
+    let deleted = delete_in(&txn, id).await;
+    super::finish(txn, deleted).await
+}
+
+/// The statements of [`delete_with_books`], inside its transaction.
+async fn delete_in(txn: &impl ConnectionTrait, id: i64) -> ApiResult<Vec<i64>> {
     let backend = txn.get_database_backend();
     if backend != DbBackend::Sqlite {
         author::Entity::find_by_id(id)
             .lock_exclusive()
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| not_found(id))?;
     }
@@ -203,24 +212,23 @@ pub async fn delete_with_books(db: &impl TransactionTrait, id: i64) -> ApiResult
         let books = book::Entity::find()
             .filter(book::Column::AuthorId.eq(id))
             .lock_exclusive()
-            .all(&txn)
+            .all(txn)
             .await?;
         book::Entity::delete_many()
             .filter(book::Column::AuthorId.eq(id))
-            .exec(&txn)
+            .exec(txn)
             .await?;
         books
     } else {
         book::Entity::delete_many()
             .filter(book::Column::AuthorId.eq(id))
-            .exec_with_returning(&txn)
+            .exec_with_returning(txn)
             .await?
     };
-    let deleted = author::Entity::delete_by_id(id).exec(&txn).await?;
+    let deleted = author::Entity::delete_by_id(id).exec(txn).await?;
     if deleted.rows_affected == 0 {
         return Err(not_found(id));
     }
-    txn.commit().await?;
     let mut ids: Vec<i64> = books.into_iter().map(|b| b.id).collect();
     ids.sort_unstable();
     Ok(ids)

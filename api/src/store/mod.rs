@@ -176,10 +176,24 @@ where
     // Rolled back explicitly on failure: a transaction dropped open would roll back from its
     // `Drop`, which blocks, and can wait forever on a single-threaded runtime.
     let txn = db.begin().await?;
-    match run(&txn, row, write).await {
-        Ok(stored) => {
+    let stored = run(&txn, row, write).await;
+    finish(txn, stored).await
+}
+
+/// Commits `txn` when `result` is a success, rolls it back otherwise, and returns `result`.
+/// Every transaction ends here: one dropped open rolls back from its `Drop`, which blocks, and
+/// on MariaDB waited forever on a single-threaded runtime.
+///
+/// # Errors
+/// `result`'s error, or the database's when the commit or rollback fails.
+pub(crate) async fn finish<T, E: From<DbErr>>(
+    txn: impl TransactionSession,
+    result: Result<T, E>,
+) -> Result<T, E> {
+    match result {
+        Ok(value) => {
             txn.commit().await?;
-            Ok(stored)
+            Ok(value)
         }
         Err(err) => {
             txn.rollback().await?;
