@@ -500,6 +500,35 @@ async fn the_operation_that_would_run_is_the_one_checked(backend: Backend) {
     assert_eq!(anonymous_get.0, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous_get.1[header::WWW_AUTHENTICATE], "Bearer");
     assert_eq!(app.count_rows("author").await, 1);
+
+    // With anonymous reads off an answer depends on the caller: a persisted query over GET is
+    // answered to a reader, but never marked for shared caches.
+    let read = "{ authors { totalCount } }";
+    let read_hash = format!("{:x}", Sha256::digest(read.as_bytes()));
+    let read_extensions =
+        json!({ "persistedQuery": { "version": 1, "sha256Hash": read_hash } }).to_string();
+    let reader = bearer(&hs256(&claims("rita", json!("reader"))));
+    send(json!({ "query": read, "extensions": serde_json::from_str::<Value>(&read_extensions).unwrap() }), Some(reader.clone())).await;
+    let by_get = app
+        .send(
+            Request::get(format!(
+                "/graphql?extensions={}",
+                crate::helpers::percent_encode(&read_extensions)
+            ))
+            .header(header::ACCEPT, "application/json")
+            .header(header::AUTHORIZATION, reader)
+            .body(Body::empty())
+            .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        by_get.0,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&by_get.2)
+    );
+    assert!(String::from_utf8_lossy(&by_get.2).contains(r#""totalCount":1"#));
+    assert_eq!(by_get.1.get(header::CACHE_CONTROL), None);
 }
 
 on_every_backend!(

@@ -381,21 +381,33 @@ ANALYZE;
 
 /// SQLite's `EXPLAIN QUERY PLAN` of every statement `query` runs, one line per step.
 async fn sqlite_plan(catalogue: &Catalogue, query: &str, variables: Value) -> Vec<String> {
-    let mut lines = Vec::new();
+    explained(catalogue, query, variables, "EXPLAIN QUERY PLAN")
+        .await
+        .iter()
+        .map(|row| row.try_get::<String>("", "detail").unwrap())
+        .collect()
+}
+
+/// The rows of `explain` (the backend's EXPLAIN keywords) before every statement `query` runs.
+async fn explained(
+    catalogue: &Catalogue,
+    query: &str,
+    variables: Value,
+    explain: &str,
+) -> Vec<sea_orm::QueryResult> {
+    let mut rows = Vec::new();
     for statement in catalogue.statements(query, variables).await {
         let explain = Statement::from_sql_and_values(
             statement.db_backend,
-            format!("EXPLAIN QUERY PLAN {}", statement.sql),
+            format!("{explain} {}", statement.sql),
             statement
                 .values
                 .clone()
                 .map_or_else(Vec::new, |values| values.0),
         );
-        for row in catalogue.app.db.query_all_raw(explain).await.unwrap() {
-            lines.push(row.try_get::<String>("", "detail").unwrap());
-        }
+        rows.extend(catalogue.app.db.query_all_raw(explain).await.unwrap());
     }
-    lines
+    rows
 }
 
 /// On SQLite every ordering at the root is read along its index, never sorted, and a deep page
@@ -483,33 +495,24 @@ const MARIADB_LOAD: [&str; 3] = [
 /// One row of MariaDB's `EXPLAIN` of every statement `query` runs: the table, the access type,
 /// the index and the extra notes.
 async fn mariadb_plan(catalogue: &Catalogue, query: &str, variables: Value) -> Vec<String> {
-    let mut lines = Vec::new();
-    for statement in catalogue.statements(query, variables).await {
-        let explain = Statement::from_sql_and_values(
-            statement.db_backend,
-            format!("EXPLAIN {}", statement.sql),
-            statement
-                .values
-                .clone()
-                .map_or_else(Vec::new, |values| values.0),
-        );
-        for row in catalogue.app.db.query_all_raw(explain).await.unwrap() {
+    let rows = explained(catalogue, query, variables, "EXPLAIN").await;
+    rows.iter()
+        .map(|row| {
             let text = |column: &str| {
                 row.try_get::<Option<String>>("", column)
                     .ok()
                     .flatten()
                     .unwrap_or_default()
             };
-            lines.push(format!(
+            format!(
                 "table={} type={} key={} extra={}",
                 text("table"),
                 text("type"),
                 text("key"),
                 text("Extra")
-            ));
-        }
-    }
-    lines
+            )
+        })
+        .collect()
 }
 
 /// On MariaDB every ordering at the root is read along its index, never sorted ("Using
