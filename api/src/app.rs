@@ -24,7 +24,15 @@ use tower_http::{
 };
 use tracing::Level;
 
-use crate::{auth::Auth, config::Config, graphql, http, metrics::Metrics, playground};
+use crate::{
+    auth::Auth,
+    config::Config,
+    graphql, http,
+    live::{self, Changes, Hub},
+    metrics::Metrics,
+    playground,
+    ws::Connections,
+};
 
 /// What every request handler shares (cloned for each request, so it holds only handles).
 #[derive(Clone)]
@@ -39,6 +47,10 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Who may do what.
     pub auth: Arc<Auth>,
+    /// Where committed changes reach this instance's subscribers.
+    pub hub: Hub,
+    /// The WebSocket connections and their limits.
+    pub connections: Arc<Connections>,
 }
 
 /// How HTTP requests are treated (docs/reference.md § Configuration).
@@ -73,15 +85,34 @@ impl AppState {
     }
 
     /// The state for `db`, configured by `config`, with access control `auth`.
+    ///
+    /// On PostgreSQL it starts listening for committed changes (`DATABASE_LISTEN_URL`), on a
+    /// connection of its own, for as long as the state lives.
     pub fn with_auth(
         db: DatabaseConnection,
         metrics: Metrics,
         config: &Config,
         auth: Auth,
     ) -> Self {
+        let notifies = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let hub = Hub::new(!notifies);
+        if notifies {
+            live::listen(config.listen_url(), &hub, Arc::new(metrics.clone()));
+        }
         Self {
             auth: Arc::new(auth),
-            graphql: graphql::Service::new(db.clone(), config.limits(), Arc::new(metrics.clone())),
+            graphql: graphql::Service::new(
+                db.clone(),
+                config.limits(),
+                Arc::new(metrics.clone()),
+                Changes::new(hub.clone()),
+                hub.clone(),
+            ),
+            hub,
+            connections: Arc::new(Connections::new(
+                config.ws_max_connections as usize,
+                config.ws_settings(),
+            )),
             db,
             metrics,
             http: Arc::new(HttpSettings {

@@ -147,6 +147,40 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub db_timeout_secs: u64,
 
+    /// Database connection that LISTENs for the changes other instances commit (PostgreSQL): a
+    /// direct connection to the primary, never a transaction-mode pooler or a replica. Defaults
+    /// to `DATABASE_URL`. Its password is never logged.
+    #[arg(long, env = "DATABASE_LISTEN_URL", hide_env_values = true)]
+    pub database_listen_url: Option<String>,
+
+    /// Most WebSocket connections one instance holds; more are refused with 503.
+    #[arg(long, env = "WS_MAX_CONNECTIONS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_max_connections: u32,
+
+    /// Most subscriptions one WebSocket connection holds at once; more are refused with
+    /// `TOO_MANY_SUBSCRIPTIONS`.
+    #[arg(long, env = "WS_MAX_SUBSCRIPTIONS", default_value_t = 25,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_max_subscriptions: u32,
+
+    /// Seconds a WebSocket client has to send `connection_init`; then it is closed with 4408.
+    #[arg(long, env = "WS_INIT_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_init_timeout_secs: u64,
+
+    /// Largest message a WebSocket client may send, in bytes; a larger one closes the
+    /// connection with 1009.
+    #[arg(long, env = "WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024,
+          value_parser = clap::value_parser!(u32).range(256..))]
+    pub ws_max_message_bytes: u32,
+
+    /// Seconds a message to a WebSocket client may wait to be sent; a client that reads slower
+    /// is disconnected.
+    #[arg(long, env = "WS_SEND_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_send_timeout_secs: u64,
+
     /// Browser origins allowed by CORS, comma-separated, or `*` for any; none by default.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
@@ -292,6 +326,23 @@ impl Config {
             introspection: !self.disable_introspection,
             document_store_bytes: self.document_store_bytes,
         }
+    }
+
+    /// The limits of WebSocket connections.
+    pub fn ws_settings(&self) -> crate::ws::WsSettings {
+        crate::ws::WsSettings {
+            init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
+            max_subscriptions: self.ws_max_subscriptions as usize,
+            max_message_bytes: self.ws_max_message_bytes as usize,
+            send_timeout: Duration::from_secs(self.ws_send_timeout_secs),
+        }
+    }
+
+    /// The database connection that listens for changes.
+    pub fn listen_url(&self) -> &str {
+        self.database_listen_url
+            .as_deref()
+            .unwrap_or(&self.database_url)
     }
 
     /// How long a request may take.

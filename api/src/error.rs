@@ -35,6 +35,11 @@ pub enum ApiError {
         /// The id the client gave.
         id: i64,
     },
+    /// Committed changes may not have reached a subscription (the server's connection to the
+    /// database dropped, or the subscriber fell behind); the client sees `EVENTS_MISSED` and
+    /// should refetch what it shows.
+    #[error("changes may have been missed: refetch what you show")]
+    EventsMissed,
     /// The database failed; the client sees `INTERNAL_SERVER_ERROR` with a generic message while
     /// the cause is logged on the server.
     #[error("internal server error")]
@@ -100,6 +105,7 @@ impl ApiError {
         match self {
             Self::BadUserInput { .. } => "BAD_USER_INPUT",
             Self::NotFound { .. } => "NOT_FOUND",
+            Self::EventsMissed => "EVENTS_MISSED",
             Self::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }

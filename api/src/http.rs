@@ -10,7 +10,10 @@ use std::{
 use axum::{
     body::Bytes,
     extract::rejection::BytesRejection,
-    extract::{ConnectInfo, FromRequestParts, RawQuery, State},
+    extract::{
+        ConnectInfo, FromRequestParts, RawQuery, State,
+        ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
@@ -21,7 +24,7 @@ use crate::{
     auth::{self, Refusal},
     graphql,
     metrics::Outcome,
-    playground,
+    playground, ws,
 };
 
 /// The client's IP address, when the server was started with it (tests' in-process requests
@@ -151,8 +154,15 @@ pub async fn get_graphql(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
     headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if ws::is_upgrade(&headers) {
+        return match upgrade {
+            Ok(upgrade) => ws::upgrade(state, upgrade, &headers, client),
+            Err(rejection) => rejected(&state, rejection.status(), &rejection.body_text()),
+        };
+    }
     let query = query.unwrap_or_default();
     let names_a_request = query.contains("query=") || query.contains("extensions=");
     let browser = state.http.playground && accepts(&headers, "text/html");
@@ -258,6 +268,10 @@ pub async fn healthz() -> StatusCode {
 
 /// `GET /readyz`: the database answers.
 pub async fn readyz(State(state): State<AppState>) -> StatusCode {
+    if !state.hub.is_listening() {
+        tracing::warn!("readiness check failed: not listening for changes");
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
     match state.db.ping().await {
         Ok(()) => StatusCode::OK,
         Err(err) => {

@@ -1,6 +1,6 @@
 //! The authors-and-books GraphQL service. Its layers, each using only those below it: [`app`],
-//! [`http`], [`auth`], [`playground`], [`config`], [`db`] and [`metrics`] (the application) → [`graphql`] → [`store`], with
-//! [`domain`] and [`error`] shared by all.
+//! [`http`], [`ws`], [`auth`], [`playground`], [`config`], [`db`] and [`metrics`] (the
+//! application) → [`graphql`] → [`live`] → [`store`], with [`domain`] and [`error`] shared by all.
 
 /// The application state, router and server loop.
 pub mod app;
@@ -18,6 +18,8 @@ pub mod error;
 pub mod graphql;
 /// GraphQL over HTTP and the health checks.
 pub mod http;
+/// Live updates: the changes of committed writes, fanned out to every instance.
+pub mod live;
 /// Prometheus metrics.
 pub mod metrics;
 /// GraphiQL, served by the binary alone.
@@ -28,3 +30,5 @@ pub mod seed;
 pub mod store;
 /// Logging.
 pub mod telemetry;
+/// GraphQL over WebSocket (graphql-transport-ws) and its limits.
+pub mod ws;

@@ -44,6 +44,18 @@ pub struct Metrics {
     batch_keys: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    live: Live,
+}
+
+/// The metrics of WebSocket connections and live updates.
+#[derive(Clone)]
+struct Live {
+    connections: IntGauge,
+    subscriptions: IntGauge,
+    delivered: IntCounter,
+    dropped: IntCounterVec,
+    reconnects: IntCounter,
+    reconnect_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -91,8 +103,52 @@ impl Metrics {
         .expect("valid metric");
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections.")
             .expect("valid metric");
+        let live = Live {
+            connections: IntGauge::new("websocket_connections", "Open WebSocket connections.")
+                .expect("valid metric"),
+            subscriptions: IntGauge::new(
+                "subscriptions",
+                "Subscriptions open over WebSocket (clients of one shared subscription each count).",
+            )
+            .expect("valid metric"),
+            delivered: IntCounter::new(
+                "subscription_events_delivered_total",
+                "Subscription responses sent to clients.",
+            )
+            .expect("valid metric"),
+            dropped: IntCounterVec::new(
+                Opts::new(
+                    "subscription_events_dropped_total",
+                    "Changes that did not reach a client, by reason: fell_behind (a client more \
+                     than a feed's buffer behind, disconnected), send_timeout (a client that did \
+                     not read, disconnected), listener (the listening connection dropped: \
+                     counted once per drop).",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric"),
+            reconnects: IntCounter::new(
+                "live_listener_reconnects_total",
+                "Times the connection that LISTENs for changes dropped and listened again.",
+            )
+            .expect("valid metric"),
+            reconnect_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "live_listener_reconnect_seconds",
+                    "Time from a dropped listening connection to listening again.",
+                )
+                .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            )
+            .expect("valid metric"),
+        };
         for collector in [
-            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(live.connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(live.subscriptions.clone()),
+            Box::new(live.delivered.clone()),
+            Box::new(live.dropped.clone()),
+            Box::new(live.reconnects.clone()),
+            Box::new(live.reconnect_seconds.clone()),
+            Box::new(requests.clone()),
             Box::new(latency.clone()),
             Box::new(statements.clone()),
             Box::new(batch_keys.clone()),
@@ -111,7 +167,50 @@ impl Metrics {
             batch_keys,
             pool_connections,
             pool_idle,
+            live,
         }
+    }
+
+    /// A WebSocket connection opened.
+    pub fn connection_opened(&self) {
+        self.live.connections.inc();
+    }
+
+    /// A WebSocket connection closed.
+    pub fn connection_closed(&self) {
+        self.live.connections.dec();
+    }
+
+    /// A subscription opened.
+    pub fn subscription_opened(&self) {
+        self.live.subscriptions.inc();
+    }
+
+    /// `count` subscriptions ended.
+    pub fn subscriptions_closed(&self, count: usize) {
+        self.live
+            .subscriptions
+            .sub(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Subscriptions open now.
+    pub fn subscriptions_open(&self) -> i64 {
+        self.live.subscriptions.get()
+    }
+
+    /// A subscription response reached a client.
+    pub fn event_delivered(&self) {
+        self.live.delivered.inc();
+    }
+
+    /// Subscription responses delivered so far.
+    pub fn events_delivered(&self) -> u64 {
+        self.live.delivered.get()
+    }
+
+    /// `count` changes did not reach a client, for `reason`.
+    pub fn events_dropped(&self, reason: &str, count: u64) {
+        self.live.dropped.with_label_values(&[reason]).inc_by(count);
     }
 
     /// Counts one SQL statement.
@@ -169,6 +268,15 @@ fn pool_usage(db: &DatabaseConnection) -> Option<(i64, i64)> {
         _ => return None,
     };
     Some((i64::from(open), i64::try_from(idle).unwrap_or(i64::MAX)))
+}
+
+/// The listener reports its reconnections.
+impl crate::live::ListenerObserver for Metrics {
+    fn listener_reconnected(&self, took: Duration) {
+        self.live.reconnects.inc();
+        self.live.reconnect_seconds.observe(took.as_secs_f64());
+        self.events_dropped("listener", 1);
+    }
 }
 
 /// The loaders report the number of keys of each batch.

@@ -9,6 +9,7 @@ use crate::{
     config::Config,
     domain::{AuthorName, BookTitle, PublishedYear},
     error::ApiResult,
+    live::Changes,
     store::{self, author::AuthorFilter, book::NewBook},
 };
 
@@ -82,6 +83,7 @@ pub async fn seed(db: &DatabaseConnection) -> ApiResult<Seeded> {
     if store::author::count(db, &AuthorFilter::default()).await? > 0 {
         return Ok(Seeded::AlreadyPopulated);
     }
+    let live = Changes::detached();
     let txn = db.begin().await?;
     let mut books = 0;
     for (i, name) in AUTHORS.iter().enumerate() {
@@ -89,7 +91,7 @@ pub async fn seed(db: &DatabaseConnection) -> ApiResult<Seeded> {
         let new_books = (0..3 + (i * 7) % 10)
             .map(|j| demo_book(i, j))
             .collect::<ApiResult<Vec<NewBook>>>()?;
-        books += store::author::create_with_books(&txn, &name, &new_books)
+        books += store::author::create_with_books(&txn, &live, &name, &new_books)
             .await?
             .1
             .len();

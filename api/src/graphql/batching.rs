@@ -21,7 +21,7 @@ use std::{
     task::{Context, Poll, Wake, Waker},
 };
 
-use futures_util::future::BoxFuture;
+use futures_util::{Stream, future::BoxFuture};
 use tokio::sync::watch;
 
 /// The standstills of one request, and the batches waiting for them.
@@ -89,8 +89,8 @@ impl Standstill {
         }
     }
 
-    /// Runs `execution`, marking each standstill.
-    pub fn run<F: Future>(&self, execution: F) -> Observed<F> {
+    /// Runs `execution` (a future, or the stream of a subscription), marking each standstill.
+    pub fn run<F>(&self, execution: F) -> Observed<F> {
         Observed {
             execution,
             standstill: self.clone(),
@@ -112,7 +112,31 @@ impl<F: Future> Future for Observed<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let shared = &this.standstill.0;
+        let execution = this.execution;
+        this.standstill.observe(cx, |cx| execution.poll(cx))
+    }
+}
+
+impl<S: Stream> Stream for Observed<S> {
+    type Item = S::Item;
+
+    /// A subscription: each response is a request of its own, and the standstills of one are
+    /// marked as a request's are.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        let execution = this.execution;
+        this.standstill.observe(cx, |cx| execution.poll_next(cx))
+    }
+}
+
+impl Standstill {
+    /// Polls the request by `poll`, marking a standstill when it waits with nothing to wake it.
+    fn observe<T>(
+        &self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        let shared = &self.0;
         *shared
             .request
             .lock()
@@ -134,7 +158,7 @@ impl<F: Future> Future for Observed<F> {
             inner: cx.waker().clone(),
         });
         let waker = Waker::from(Arc::clone(&flag));
-        let poll = this.execution.poll(&mut Context::from_waker(&waker));
+        let poll = poll(&mut Context::from_waker(&waker));
         if poll.is_pending()
             && !flag.woken.load(Ordering::Acquire)
             && shared.running.load(Ordering::Acquire) == 0

@@ -236,6 +236,7 @@ struct Facts {
     lists_as_json: bool,
     operation_name: Option<String>,
     is_mutation: bool,
+    is_subscription: bool,
 }
 
 impl Facts {
@@ -248,17 +249,20 @@ impl Facts {
             (None, Some((name, _)), None) => name.map(|name| name.to_string()),
             _ => None,
         };
-        let is_mutation = document.operations.iter().any(|(name, operation)| {
-            let selected = match wanted {
-                Some(wanted) => name.is_some_and(|name| name.as_str() == wanted),
-                None => true,
-            };
-            selected && operation.node.ty == OperationType::Mutation
-        });
+        let runs = |ty| {
+            document.operations.iter().any(|(name, operation)| {
+                let selected = match wanted {
+                    Some(wanted) => name.is_some_and(|name| name.as_str() == wanted),
+                    None => true,
+                };
+                selected && operation.node.ty == ty
+            })
+        };
         Self {
             lists_as_json,
             operation_name,
-            is_mutation,
+            is_mutation: runs(OperationType::Mutation),
+            is_subscription: runs(OperationType::Subscription),
         }
     }
 }
@@ -311,6 +315,12 @@ impl Prepared {
     /// Whether the operation the request would run is a mutation.
     pub fn is_mutation(&self) -> bool {
         self.facts.is_mutation
+    }
+
+    /// Whether the operation it runs (any of its operations, when it names none) is a
+    /// subscription.
+    pub fn is_subscription(&self) -> bool {
+        self.facts.is_subscription
     }
 }
 

@@ -7,6 +7,7 @@ mod batching;
 mod book;
 mod connection;
 mod documents;
+mod feeds;
 mod fields;
 mod inputs;
 mod json;
@@ -17,28 +18,39 @@ mod mutation;
 mod query;
 mod relations;
 mod response;
+mod subscription;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, EmptySubscription, Request, Schema, SchemaBuilder};
+use async_graphql::{Context, Request, Schema, SchemaBuilder};
+use futures_util::{StreamExt, stream::BoxStream};
 use sea_orm::DatabaseConnection;
 
 use self::{
-    batching::Standstill, documents::Documents, inputs::MaxPageSize, json::ListsAsJson,
-    loaders::Loaders,
+    batching::Standstill, documents::Documents, feeds::Feeds, inputs::MaxPageSize,
+    json::ListsAsJson, loaders::Loaders,
 };
 pub use self::{
-    documents::Prepared, inputs::MAX_PAGE_SIZE_LIMIT, loaders::BatchObserver,
-    mutation::MutationRoot, query::QueryRoot, response::Reply,
+    documents::Prepared,
+    feeds::{Delivery, Payload},
+    inputs::MAX_PAGE_SIZE_LIMIT,
+    loaders::BatchObserver,
+    mutation::MutationRoot,
+    query::QueryRoot,
+    response::Reply,
+    subscription::SubscriptionRoot,
 };
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    error::{ApiError, ApiResult},
+    live::{Changes, Hub},
+};
 
 /// The service's schema type.
-pub type ApiSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type ApiSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// The schema without data or limits: enough to print the SDL, with no database.
-pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
 }
 
 /// What the schema refuses (docs/reference.md § Limits).
@@ -64,17 +76,27 @@ pub struct Service {
     db: DatabaseConnection,
     batches: Arc<dyn BatchObserver>,
     documents: Arc<Documents>,
+    feeds: Arc<Feeds>,
 }
 
 impl Service {
     /// The service over `db`, refusing what `limits` refuse; the loaders report the size of each
     /// batch to `batches`.
     ///
+    /// Mutations announce their changes to `changes`; subscriptions read them from `hub`.
+    ///
     /// It registers no extension: `lists` resolves lists a field at a time, without the
     /// per-field hooks an extension would expect.
-    pub fn new(db: DatabaseConnection, limits: Limits, batches: Arc<dyn BatchObserver>) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        limits: Limits,
+        batches: Arc<dyn BatchObserver>,
+        changes: Changes,
+        hub: Hub,
+    ) -> Self {
         let builder = schema_builder()
             .data(db.clone())
+            .data(changes)
             .data(MaxPageSize(limits.max_page_size.min(MAX_PAGE_SIZE_LIMIT)))
             .limit_depth(limits.max_depth)
             .limit_complexity(limits.max_complexity);
@@ -85,6 +107,7 @@ impl Service {
         };
         Self {
             schema,
+            feeds: Arc::new(Feeds::new(hub, db.clone(), Arc::clone(&batches))),
             db,
             batches,
             documents: Arc::new(Documents::new(limits.document_store_bytes)),
@@ -120,6 +143,28 @@ impl Service {
     }
 }
 
+impl Service {
+    /// The responses of a prepared request over WebSocket: a subscription's, from its feed (see
+    /// [`feeds`]), or the one response of a query. The client is registered when this returns.
+    /// The caller refuses mutations beforehand.
+    pub fn subscribe(&self, prepared: Prepared) -> BoxStream<'static, Delivery> {
+        if prepared.refusal.is_some() || !prepared.is_subscription() {
+            let service = self.clone();
+            return futures_util::stream::once(async move {
+                let reply = service.run(prepared).await;
+                Delivery::Response(feeds::reply_payload(&reply))
+            })
+            .boxed();
+        }
+        self.feeds.join(&self.schema, prepared.request).boxed()
+    }
+
+    /// The number of subscriptions that run, each shared by its clients.
+    pub fn feeds(&self) -> usize {
+        self.feeds.len()
+    }
+}
+
 /// Typed access to what resolvers need from the context.
 trait ContextExt {
     /// The connection pool.
@@ -128,6 +173,8 @@ trait ContextExt {
     fn loaders(&self) -> ApiResult<&Loaders>;
     /// The page-size limit.
     fn max_page_size(&self) -> ApiResult<MaxPageSize>;
+    /// Where mutations announce their changes.
+    fn changes(&self) -> ApiResult<&Changes>;
 }
 
 impl ContextExt for Context<'_> {
@@ -139,6 +186,11 @@ impl ContextExt for Context<'_> {
     fn loaders(&self) -> ApiResult<&Loaders> {
         self.data::<Loaders>()
             .map_err(|_| missing("the request loaders"))
+    }
+
+    fn changes(&self) -> ApiResult<&Changes> {
+        self.data::<Changes>()
+            .map_err(|_| missing("the announcer of changes"))
     }
 
     fn max_page_size(&self) -> ApiResult<MaxPageSize> {

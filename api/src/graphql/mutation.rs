@@ -45,7 +45,8 @@ impl MutationRoot {
         input: CreateAuthorInput,
     ) -> ApiResult<Author> {
         let (name, books) = input.parse()?;
-        let (author, _) = store::author::create_with_books(ctx.db()?, &name, &books).await?;
+        let (author, _) =
+            store::author::create_with_books(ctx.db()?, ctx.changes()?, &name, &books).await?;
         Ok(Author::new(author))
     }
 
@@ -64,7 +65,7 @@ impl MutationRoot {
         let (id, name) = both(parse_id("id", &id), name)?;
         let db = ctx.db()?;
         let author = match name {
-            Some(name) => store::author::rename(db, id, &name).await?,
+            Some(name) => store::author::rename(db, ctx.changes()?, id, &name).await?,
             None => store::author::find(db, id)
                 .await?
                 .ok_or_else(|| store::author::not_found(id))?,
@@ -79,7 +80,8 @@ impl MutationRoot {
         #[graphql(desc = "The author's ID, such as \"42\".")] id: ID,
     ) -> ApiResult<DeleteAuthorPayload> {
         let author_id = parse_id("id", &id)?;
-        let book_ids = store::author::delete_with_books(ctx.db()?, author_id).await?;
+        let book_ids =
+            store::author::delete_with_books(ctx.db()?, ctx.changes()?, author_id).await?;
         Ok(DeleteAuthorPayload {
             deleted_author_id: ID(author_id.to_string()),
             deleted_book_ids: book_ids.into_iter().map(|id| ID(id.to_string())).collect(),
@@ -94,7 +96,7 @@ impl MutationRoot {
     ) -> ApiResult<Book> {
         let (author_id, book) = input.parse()?;
         Ok(Book(
-            store::book::insert(ctx.db()?, author_id, &book).await?,
+            store::book::insert(ctx.db()?, ctx.changes()?, author_id, &book).await?,
         ))
     }
 
@@ -108,7 +110,9 @@ impl MutationRoot {
         input: UpdateBookInput,
     ) -> ApiResult<Book> {
         let (id, changes) = both(parse_id("id", &id), input.parse())?;
-        Ok(Book(store::book::update(ctx.db()?, id, &changes).await?))
+        Ok(Book(
+            store::book::update(ctx.db()?, ctx.changes()?, id, &changes).await?,
+        ))
     }
 
     /// Deletes a book.
@@ -118,7 +122,7 @@ impl MutationRoot {
         #[graphql(desc = "The book's ID, such as \"7\".")] id: ID,
     ) -> ApiResult<DeleteBookPayload> {
         let book_id = parse_id("id", &id)?;
-        store::book::delete(ctx.db()?, book_id).await?;
+        store::book::delete(ctx.db()?, ctx.changes()?, book_id).await?;
         Ok(DeleteBookPayload {
             deleted_book_id: ID(book_id.to_string()),
         })

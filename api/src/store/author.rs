@@ -11,11 +11,12 @@ use sea_orm::{
 
 use super::{
     CursorValue, Ordering, Page, SortField, Window, book::NewBook, contains, found_by_trigrams,
-    read_page,
+    locked, read_page,
 };
 use crate::{
     domain::AuthorName,
     error::{ApiError, ApiResult},
+    live::{Change, Changes},
 };
 
 /// The columns authors can be sorted by.
@@ -140,12 +141,14 @@ pub async fn insert(db: &impl ConnectionTrait, name: &AuthorName) -> ApiResult<a
 }
 
 /// Inserts an author and all of `books` in one transaction (a savepoint inside one): all or
-/// nothing. `createAuthor` and the demo data both write through here.
+/// nothing; announces the author, then each book, to `live`. `createAuthor` and the demo data
+/// both write through here.
 ///
 /// # Errors
 /// When the database fails; nothing is written then.
 pub async fn create_with_books(
     db: &impl TransactionTrait,
+    live: &Changes,
     name: &AuthorName,
     books: &[NewBook],
 ) -> ApiResult<(author::Model, Vec<book::Model>)> {
@@ -153,31 +156,48 @@ pub async fn create_with_books(
     let written = async {
         let author = insert(&txn, name).await?;
         let books = super::book::insert_many(&txn, author.id, books).await?;
-        Ok((author, books))
+        let changes = std::iter::once(Change::author_created(&author))
+            .chain(books.iter().map(Change::book_created))
+            .collect();
+        Ok(((author, books), changes))
     }
     .await;
-    super::finish(txn, written).await
+    live.commit(txn, written).await
 }
 
-/// Renames an author and returns the stored row.
+/// Renames an author and returns the stored row: the row is read and locked, and written only
+/// when the name differs; the change is announced to `live` then.
 ///
 /// # Errors
 /// `NOT_FOUND` when there is no such author; otherwise when the database fails.
 pub async fn rename(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl TransactionTrait,
+    live: &Changes,
     id: i64,
     name: &AuthorName,
 ) -> ApiResult<author::Model> {
-    let row = author::ActiveModel {
-        id: Unchanged(id),
-        name: Set(name.as_str().to_owned()),
-    };
-    super::write_row(db, row, super::Write::Update)
-        .await
-        .map_err(|err| match err {
+    let txn = db.begin().await?;
+    let written = async {
+        let before = locked(author::Entity::find_by_id(id), txn.get_database_backend())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        if before.name == name.as_str() {
+            return Ok((before, Vec::new()));
+        }
+        let row = author::ActiveModel {
+            id: Unchanged(id),
+            name: Set(name.as_str().to_owned()),
+        };
+        let after = row.update(&txn).await.map_err(|err| match err {
             DbErr::RecordNotUpdated => not_found(id),
             err => err.into(),
-        })
+        })?;
+        let renamed = Change::author_updated(&before, &after);
+        Ok((after, renamed.into_iter().collect()))
+    }
+    .await;
+    live.commit(txn, written).await
 }
 
 /// Deletes an author and its books in one transaction; returns the ids of the deleted books.
@@ -189,14 +209,28 @@ pub async fn rename(
 /// # Errors
 /// `NOT_FOUND` when there is no such author (nothing is deleted); otherwise when the database
 /// fails.
-pub async fn delete_with_books(db: &impl TransactionTrait, id: i64) -> ApiResult<Vec<i64>> {
+///
+/// Each book's deletion is announced to `live`, in ascending order, then the author's.
+pub async fn delete_with_books(
+    db: &impl TransactionTrait,
+    live: &Changes,
+    id: i64,
+) -> ApiResult<Vec<i64>> {
     let txn = db.begin().await?;
-    let deleted = delete_in(&txn, id).await;
-    super::finish(txn, deleted).await
+    let deleted = delete_in(&txn, id).await.map(|mut books| {
+        books.sort_unstable_by_key(|book| book.id);
+        let changes = books
+            .iter()
+            .map(Change::book_deleted)
+            .chain([Change::author_deleted(id)])
+            .collect();
+        (books.into_iter().map(|book| book.id).collect(), changes)
+    });
+    live.commit(txn, deleted).await
 }
 
-/// The statements of [`delete_with_books`], inside its transaction.
-async fn delete_in(txn: &impl ConnectionTrait, id: i64) -> ApiResult<Vec<i64>> {
+/// The statements of [`delete_with_books`], inside its transaction: the deleted books.
+async fn delete_in(txn: &impl ConnectionTrait, id: i64) -> ApiResult<Vec<book::Model>> {
     let backend = txn.get_database_backend();
     if backend != DbBackend::Sqlite {
         author::Entity::find_by_id(id)
@@ -229,9 +263,7 @@ async fn delete_in(txn: &impl ConnectionTrait, id: i64) -> ApiResult<Vec<i64>> {
     if deleted.rows_affected == 0 {
         return Err(not_found(id));
     }
-    let mut ids: Vec<i64> = books.into_iter().map(|b| b.id).collect();
-    ids.sort_unstable();
-    Ok(ids)
+    Ok(books)
 }
 
 /// The error for a missing author.

@@ -11,8 +11,8 @@ mod ordering;
 mod search;
 
 use sea_orm::{
-    ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait,
-    IntoActiveModel, QueryTrait, Select, TransactionSession, TransactionTrait,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, QuerySelect, QueryTrait, Select,
+    TransactionSession,
     sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithClause},
 };
 
@@ -132,52 +132,14 @@ where
     Ok(page)
 }
 
-/// How [`write_row`] writes.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Write {
-    Insert,
-    Update,
-}
-
-/// Writes `row` and returns it as stored. PostgreSQL and SQLite do that in one statement
-/// (`RETURNING`); MariaDB reads the row back with a second one, so there the two run in one
-/// transaction, and the row read is the row written even when another request deletes it
-/// meanwhile.
-///
-/// # Errors
-/// When the database fails or refuses the row.
-pub(crate) async fn write_row<A>(
-    db: &(impl ConnectionTrait + TransactionTrait),
-    row: A,
-    write: Write,
-) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
-where
-    A: ActiveModelTrait + ActiveModelBehavior + Send,
-    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-{
-    async fn run<A, C>(
-        db: &C,
-        row: A,
-        write: Write,
-    ) -> Result<<A::Entity as EntityTrait>::Model, DbErr>
-    where
-        A: ActiveModelTrait + ActiveModelBehavior + Send,
-        <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
-        C: ConnectionTrait,
-    {
-        match write {
-            Write::Insert => row.insert(db).await,
-            Write::Update => row.update(db).await,
-        }
+/// `select`, locking the rows it reads until the transaction ends; on SQLite, whose first write
+/// locks the whole database, as it is.
+pub(crate) fn locked<E: EntityTrait>(select: Select<E>, backend: DbBackend) -> Select<E> {
+    if backend == DbBackend::Sqlite {
+        select
+    } else {
+        select.lock_exclusive()
     }
-    if db.get_database_backend() != DbBackend::MySql {
-        return run(db, row, write).await;
-    }
-    // Rolled back explicitly on failure: a transaction dropped open would roll back from its
-    // `Drop`, which blocks, and can wait forever on a single-threaded runtime.
-    let txn = db.begin().await?;
-    let stored = run(&txn, row, write).await;
-    finish(txn, stored).await
 }
 
 /// Commits `txn` when `result` is a success, rolls it back otherwise, and returns `result`.

@@ -24,3 +24,4 @@ mod schema;
 mod schema_docs;
 mod server;
 mod statements;
+mod subscriptions;

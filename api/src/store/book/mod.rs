@@ -5,7 +5,7 @@ mod per_author;
 
 use entity::book;
 use sea_orm::{
-    ActiveModelTrait,
+    ActiveModelTrait, ActiveValue,
     ActiveValue::{NotSet, Set, Unchanged},
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, SqlErr, TransactionTrait,
@@ -16,12 +16,12 @@ pub use self::per_author::{
     author_with_page, authors_with_pages, count_per_author, page_per_author,
 };
 use super::{
-    CursorValue, Ordering, Page, SortField, Window, Write, contains, found_by_trigrams, read_page,
-    write_row,
+    CursorValue, Ordering, Page, SortField, Window, contains, found_by_trigrams, locked, read_page,
 };
 use crate::{
     domain::{BookTitle, PublishedYear},
     error::{ApiError, ApiResult},
+    live::{Change, Changes},
 };
 
 /// Where books without a year sort: after every real year in ascending order. Outside `i32`, so no
@@ -195,19 +195,29 @@ impl NewBook {
     }
 }
 
-/// Inserts one book under `author_id` and returns the stored row.
+/// Inserts one book under `author_id` and returns the stored row; announces it to `live`.
 ///
 /// # Errors
 /// `NOT_FOUND` when the author does not exist (the foreign key refuses the row); otherwise when
 /// the database fails.
 pub async fn insert(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl TransactionTrait,
+    live: &Changes,
     author_id: i64,
     book: &NewBook,
 ) -> ApiResult<book::Model> {
-    write_row(db, book.row(author_id), Write::Insert)
-        .await
-        .map_err(|err| missing_author_or(err, author_id))
+    let txn = db.begin().await?;
+    let written = async {
+        let stored = book
+            .row(author_id)
+            .insert(&txn)
+            .await
+            .map_err(|err| missing_author_or(err, author_id))?;
+        let created = Change::book_created(&stored);
+        Ok((stored, vec![created]))
+    }
+    .await;
+    live.commit(txn, written).await
 }
 
 /// Inserts `books` under `author_id` in one statement and returns the stored rows.
@@ -258,48 +268,85 @@ pub struct BookChanges {
     pub author_id: Option<i64>,
 }
 
-/// Applies `changes` to book `id` in one statement and returns the stored row.
+/// Applies `changes` to book `id` and returns the stored row: the row is read and locked, and
+/// only the columns whose value differs are written. A change is announced to `live` when one
+/// does; an update that changes nothing writes nothing.
 ///
 /// # Errors
 /// `NOT_FOUND` for a missing book, or a missing author to move it to; otherwise when the
 /// database fails.
 pub async fn update(
-    db: &(impl ConnectionTrait + TransactionTrait),
+    db: &impl TransactionTrait,
+    live: &Changes,
     id: i64,
     changes: &BookChanges,
 ) -> ApiResult<book::Model> {
-    let row = book::ActiveModel {
-        id: Unchanged(id),
-        title: changes
-            .title
-            .as_ref()
-            .map_or(NotSet, |title| Set(title.as_str().to_owned())),
-        published_year: changes
-            .published_year
-            .map_or(NotSet, |year| Set(year.map(PublishedYear::get))),
-        author_id: changes.author_id.map_or(NotSet, Set),
-    };
-    if !row.is_changed() {
-        return find(db, id).await?.ok_or_else(|| not_found(id));
-    }
-    write_row(db, row, Write::Update)
-        .await
-        .map_err(|err| match err {
+    let txn = db.begin().await?;
+    let written = async {
+        let backend = txn.get_database_backend();
+        let before = locked(book::Entity::find_by_id(id), backend)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let row = book::ActiveModel {
+            id: Unchanged(id),
+            title: differs(
+                changes
+                    .title
+                    .as_ref()
+                    .map(|title| title.as_str().to_owned()),
+                before.title.clone(),
+            ),
+            published_year: differs(
+                changes
+                    .published_year
+                    .map(|year| year.map(PublishedYear::get)),
+                before.published_year,
+            ),
+            author_id: differs(changes.author_id, before.author_id),
+        };
+        if !row.is_changed() {
+            return Ok((before, Vec::new()));
+        }
+        let after = row.update(&txn).await.map_err(|err| match err {
             DbErr::RecordNotUpdated => not_found(id),
             err => missing_author_or(err, changes.author_id.unwrap_or_default()),
-        })
+        })?;
+        let updated = Change::book_updated(&before, &after);
+        Ok((after, updated.into_iter().collect()))
+    }
+    .await;
+    live.commit(txn, written).await
 }
 
-/// Deletes book `id`.
+/// `Set(new)` when there is a new value and it differs from `old`.
+fn differs<T: Into<sea_orm::Value> + PartialEq>(new: Option<T>, old: T) -> ActiveValue<T> {
+    new.filter(|new| *new != old).map_or(NotSet, Set)
+}
+
+/// Deletes book `id`; announces it to `live`.
 ///
 /// # Errors
 /// `NOT_FOUND` when there is no such book; otherwise when the database fails.
-pub async fn delete(db: &impl ConnectionTrait, id: i64) -> ApiResult<()> {
-    let deleted = book::Entity::delete_by_id(id).exec(db).await?;
-    if deleted.rows_affected == 0 {
-        return Err(not_found(id));
+pub async fn delete(db: &impl TransactionTrait, live: &Changes, id: i64) -> ApiResult<()> {
+    let txn = db.begin().await?;
+    let written = async {
+        let by_id = book::Entity::delete_many().filter(book::Column::Id.eq(id));
+        let deleted = if txn.get_database_backend() == DbBackend::MySql {
+            // No `DELETE … RETURNING` through sqlx on MariaDB: locked, read, then deleted.
+            let found = locked(book::Entity::find_by_id(id), DbBackend::MySql)
+                .one(&txn)
+                .await?;
+            by_id.exec(&txn).await?;
+            found
+        } else {
+            by_id.exec_with_returning(&txn).await?.pop()
+        };
+        let deleted = deleted.ok_or_else(|| not_found(id))?;
+        Ok(((), vec![Change::book_deleted(&deleted)]))
     }
-    Ok(())
+    .await;
+    live.commit(txn, written).await
 }
 
 /// The error for a missing book.

@@ -6,6 +6,7 @@
 
 mod databases;
 mod proxy;
+mod ws;
 
 use std::sync::LazyLock;
 
@@ -14,6 +15,7 @@ use api::{
     config::Config,
     db,
     domain::{AuthorName, BookTitle, PublishedYear},
+    live::Changes,
     metrics::Metrics,
     store::{self, book::NewBook},
 };
@@ -29,7 +31,10 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use self::databases::{TempDatabase, TempFile};
-pub use self::proxy::TcpProxy;
+pub use self::{
+    proxy::TcpProxy,
+    ws::{Received, WsClient},
+};
 
 /// Runs each listed `async fn name(backend: Backend)` as one test per backend: `sqlite::name`
 /// always, `postgres::name` when `TEST_POSTGRES_URL` is set and `mariadb::name` when
@@ -137,6 +142,8 @@ pub struct TestApp {
     pub router: Router,
     pub db: DatabaseConnection,
     pub metrics: Metrics,
+    /// Where the helpers' writes announce their changes: this app's subscribers.
+    changes: Changes,
     url: String,
     _database: Option<TempDatabase>,
     _file: Option<TempFile>,
@@ -203,12 +210,18 @@ impl TestApp {
         let db = db::connect_and_migrate(&config, &metrics)
             .await
             .expect("the test database is reachable");
-        let router =
-            build_app(AppState::new(db.clone(), metrics.clone(), &config).expect("valid settings"));
+        let state = AppState::new(db.clone(), metrics.clone(), &config).expect("valid settings");
+        let hub = state.hub.clone();
+        // On PostgreSQL, changes committed from here on reach the subscribers.
+        tokio::time::timeout(std::time::Duration::from_secs(10), hub.listening())
+            .await
+            .expect("the app listens for changes");
+        let router = build_app(state);
         Self {
             router,
             db,
             metrics,
+            changes: Changes::new(hub),
             url,
             _database: database,
             _file: None,
@@ -255,6 +268,22 @@ impl TestApp {
             grace,
         ));
         (address, server)
+    }
+
+    /// Waits until `count` subscriptions are open: each is then registered, and receives every
+    /// change committed from now on.
+    pub async fn subscriptions_open(&self, count: i64) {
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while self.metrics.subscriptions_open() != count {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "expected {count} open subscriptions, have {}",
+            self.metrics.subscriptions_open()
+        );
     }
 
     /// Serves the app on a real loopback socket for the rest of the test.
@@ -322,9 +351,10 @@ impl TestApp {
                     .map(|y| PublishedYear::parse("year", y).expect("a valid year")),
             })
             .collect();
-        let (author, books) = store::author::create_with_books(&self.db, &name, &books)
-            .await
-            .expect("insert an author and books");
+        let (author, books) =
+            store::author::create_with_books(&self.db, &self.changes, &name, &books)
+                .await
+                .expect("insert an author and books");
         (author.id, books.into_iter().map(|b| b.id).collect())
     }
 
