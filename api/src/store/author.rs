@@ -152,7 +152,7 @@ pub async fn create_with_books(
     name: &AuthorName,
     books: &[NewBook],
 ) -> ApiResult<(author::Model, Vec<book::Model>)> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let written = async {
         let author = insert(&txn, name).await?;
         let books = super::book::insert_many(&txn, author.id, books).await?;
@@ -176,7 +176,7 @@ pub async fn rename(
     id: i64,
     name: &AuthorName,
 ) -> ApiResult<author::Model> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let written = async {
         let before = locked(author::Entity::find_by_id(id), txn.get_database_backend())
             .one(&txn)
@@ -216,7 +216,7 @@ pub async fn delete_with_books(
     live: &Changes,
     id: i64,
 ) -> ApiResult<Vec<i64>> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let deleted = delete_in(&txn, id).await.map(|mut books| {
         books.sort_unstable_by_key(|book| book.id);
         let changes = books

@@ -12,7 +12,7 @@ mod search;
 
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, EntityTrait, QuerySelect, QueryTrait, Select,
-    TransactionSession,
+    SqliteTransactionMode, TransactionOptions, TransactionSession, TransactionTrait,
     sea_query::{Alias, Asterisk, CommonTableExpression, Query, WithClause},
 };
 
@@ -130,6 +130,20 @@ where
         page.rows.reverse();
     }
     Ok(page)
+}
+
+/// A transaction that writes: on SQLite it takes the write lock at `BEGIN` (`IMMEDIATE`), so
+/// that one that reads before it writes cannot fail to upgrade when another writer went first;
+/// elsewhere a plain `BEGIN`.
+///
+/// # Errors
+/// When the database fails.
+pub(crate) async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }
 
 /// `select`, locking the rows it reads until the transaction ends; on SQLite, whose first write

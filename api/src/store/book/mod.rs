@@ -206,7 +206,7 @@ pub async fn insert(
     author_id: i64,
     book: &NewBook,
 ) -> ApiResult<book::Model> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let written = async {
         let stored = book
             .row(author_id)
@@ -281,7 +281,7 @@ pub async fn update(
     id: i64,
     changes: &BookChanges,
 ) -> ApiResult<book::Model> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let written = async {
         let backend = txn.get_database_backend();
         let before = locked(book::Entity::find_by_id(id), backend)
@@ -329,7 +329,7 @@ fn differs<T: Into<sea_orm::Value> + PartialEq>(new: Option<T>, old: T) -> Activ
 /// # Errors
 /// `NOT_FOUND` when there is no such book; otherwise when the database fails.
 pub async fn delete(db: &impl TransactionTrait, live: &Changes, id: i64) -> ApiResult<()> {
-    let txn = db.begin().await?;
+    let txn = super::begin_write(db).await?;
     let written = async {
         let by_id = book::Entity::delete_many().filter(book::Column::Id.eq(id));
         let deleted = if txn.get_database_backend() == DbBackend::MySql {
