@@ -14,7 +14,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, property_harness};
+use crate::helpers::{Backend, Received, TestApp, WsClient, property_harness};
 
 const SECRET: &str = "a test secret that is long enough for HS256";
 /// The selection of the test's mutation, which writes one author and one book.
@@ -539,6 +539,56 @@ on_every_backend!(
     public_keys_in_pem_and_jwks_verify_their_own_tokens_only,
     mutations_beyond_the_rate_limit_wait_and_reads_do_not,
 );
+
+/// Over WebSocket the token comes in `connection_init`'s payload (browsers cannot set headers
+/// on a WebSocket), or in the upgrade's `Authorization` header; without anonymous reads, a
+/// connection without a valid one is closed with 4403 before any subscription.
+#[tokio::test]
+async fn subscriptions_need_a_token_in_connection_init_when_reads_do() {
+    let app = spawn(Backend::Sqlite, |config| config.anonymous_reads = false).await;
+    let address = app.listen().await;
+    let reader = hs256(&claims("reader-1", json!("reader")));
+    let expired = hs256(&json!({ "sub": "late", "exp": now() - 600 }));
+    for (payload, case) in [
+        (json!({}), "no token"),
+        (
+            json!({ "Authorization": "Bearer not.a.token" }),
+            "a malformed token",
+        ),
+        (
+            json!({ "Authorization": bearer(&expired) }),
+            "an expired token",
+        ),
+        (json!({ "Authorization": 42 }), "not a string"),
+    ] {
+        let mut client = WsClient::open(address, Some("graphql-transport-ws"), &[])
+            .await
+            .expect("an upgrade");
+        client.init(payload).await;
+        let (code, reason) = client.closed().await;
+        assert_eq!(code, 4403, "{case}: {reason}");
+        assert!(reason.starts_with("Forbidden"), "{case}: {reason}");
+    }
+    let mut client = WsClient::connect(address, json!({ "Authorization": bearer(&reader) })).await;
+    client.subscribe("q", READ, json!({})).await;
+    assert_eq!(
+        client.next_payload("q").await,
+        json!({ "data": { "authors": { "totalCount": 0 } } })
+    );
+    let auth = bearer(&reader);
+    let mut by_header = WsClient::open(
+        address,
+        Some("graphql-transport-ws"),
+        &[("authorization", &auth)],
+    )
+    .await
+    .expect("an upgrade");
+    by_header.init(json!({})).await;
+    assert_eq!(
+        by_header.receive().await,
+        Received::Json(json!({ "type": "connection_ack" }))
+    );
+}
 
 /// Generated tokens: the valid one altered anywhere (a character changed, cut short, grown,
 /// segments reordered), or made up of random segments. Each is refused as invalid, with no SQL.

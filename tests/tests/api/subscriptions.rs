@@ -321,6 +321,96 @@ on_every_backend!(
     queries_run_over_the_socket_and_mutations_do_not,
 );
 
+/// Across instances, through PostgreSQL.
+mod listening {
+    use super::*;
+
+    /// On PostgreSQL: a change written through one instance reaches the subscribers of another.
+    async fn a_change_written_on_one_instance_reaches_the_subscribers_of_another(
+        admin_url: String,
+    ) {
+        let first = TestApp::spawn(Backend::Postgres(admin_url)).await;
+        let second = first.another_instance().await;
+        let address = second.listen().await;
+        let (author, _) = first.author_with_books("Jane Austen", &[]).await;
+        let mut client = WsClient::connect(address, json!({})).await;
+        client
+            .subscribe("s", BOOKS, json!({ "author": author.to_string() }))
+            .await;
+        second.subscriptions_open(1).await;
+        let created = write(
+            &first,
+            &format!(
+                r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#
+            ),
+        )
+        .await;
+        let payload = client.next_payload("s").await;
+        assert_eq!(
+            book_event(&payload),
+            (
+                "CREATED".to_owned(),
+                created["createBook"]["id"].as_str().unwrap().to_owned()
+            )
+        );
+        assert_eq!(
+            client.receive_within(Duration::from_millis(300)).await,
+            None
+        );
+    }
+
+    /// On PostgreSQL: when the listening connection drops, the instance listens again, tells its
+    /// subscribers that changes may have been missed, and delivers those committed from then on.
+    async fn a_dropped_listener_reconnects_and_says_changes_may_be_missed(admin_url: String) {
+        let (app, address) = spawn(Backend::Postgres(admin_url), |_| {}).await;
+        let (author, _) = app.author_with_books("Jane Austen", &[]).await;
+        let mut client = WsClient::connect(address, json!({})).await;
+        client.subscribe("s", BOOKS, json!({})).await;
+        app.subscriptions_open(1).await;
+        let dropped = Instant::now();
+        let terminated = app
+            .scalar(
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE application_name = 'authors-api listener' AND datname = current_database()",
+            )
+            .await;
+        assert_eq!(terminated, 1, "one listening connection");
+        let payload = client.next_payload("s").await;
+        assert_eq!(
+            payload["errors"][0]["extensions"]["code"], "EVENTS_MISSED",
+            "{payload}"
+        );
+        eprintln!(
+            "listening again, and subscribers told, {:?} after the drop",
+            dropped.elapsed()
+        );
+        let created = write(
+            &app,
+            &format!(
+                r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#
+            ),
+        )
+        .await;
+        assert_eq!(
+            book_event(&client.next_payload("s").await),
+            (
+                "CREATED".to_owned(),
+                created["createBook"]["id"].as_str().unwrap().to_owned()
+            )
+        );
+        let metrics = app.metrics.render(&app.db);
+        assert!(
+            metrics.contains("live_listener_reconnects_total 1"),
+            "{metrics}"
+        );
+    }
+
+    on_every_backend!(postgres_only:
+        a_change_written_on_one_instance_reaches_the_subscribers_of_another,
+        a_dropped_listener_reconnects_and_says_changes_may_be_missed,
+    );
+}
+
 /// The protocol's rules: each broken one closes the connection with its code, and nobody
 /// else's connection.
 mod protocol {
