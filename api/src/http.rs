@@ -167,7 +167,7 @@ pub async fn get_graphql(
     let names_a_request = query.contains("query=") || query.contains("extensions=");
     let browser = state.http.playground && accepts(&headers, "text/html");
     if browser && !names_a_request {
-        return playground::page("/graphql", None, None).into_response();
+        return playground::page("/graphql", Some("/graphql"), None).into_response();
     }
     let request = match request_of_url(&query) {
         Ok(request) => request,
@@ -181,7 +181,8 @@ pub async fn get_graphql(
     };
     // A browser opening a query's URL gets the playground with that query in its editor.
     if browser && !request.query.is_empty() {
-        return playground::page("/graphql", None, Some(&request.query)).into_response();
+        return playground::page("/graphql", Some("/graphql"), Some(&request.query))
+            .into_response();
     }
     let prepared = state.graphql.prepare(request);
     if prepared.is_mutation() {
@@ -285,6 +286,14 @@ pub async fn readyz(State(state): State<AppState>) -> StatusCode {
 async fn respond(state: &AppState, headers: &HeaderMap, request: graphql::Prepared) -> Response {
     if request.is_empty() {
         return rejected(state, StatusCode::BAD_REQUEST, "the request has no `query`");
+    }
+    if request.is_subscription() {
+        return rejected(
+            state,
+            StatusCode::BAD_REQUEST,
+            "subscriptions run over a WebSocket at /graphql (protocol graphql-transport-ws), \
+             not over HTTP",
+        );
     }
     if let Some(operation) = request.operation_name() {
         tracing::Span::current().record("operation", tracing::field::display(operation));

@@ -108,9 +108,17 @@ const PAGE: &str = r#"<!doctype html>
 <script id="playground-config" type="application/json">{{CONFIG}}</script>
 <script>
   const config = JSON.parse(document.getElementById("playground-config").textContent);
+  // Subscriptions go over a WebSocket to the same endpoint (graphql-transport-ws).
+  let subscriptionUrl;
+  if (config.subscriptionUrl) {
+    const ws = new URL(config.subscriptionUrl, window.location.href);
+    if (ws.protocol === "http:") ws.protocol = "ws:";
+    if (ws.protocol === "https:") ws.protocol = "wss:";
+    subscriptionUrl = ws.href;
+  }
   const fetcher = GraphiQL.createFetcher({
     url: new URL(config.url, window.location.href).href,
-    subscriptionUrl: config.subscriptionUrl || undefined,
+    subscriptionUrl,
   });
   const props = { fetcher, defaultEditorToolsVisibility: true };
   if (config.query) {

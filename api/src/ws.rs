@@ -83,8 +83,9 @@ pub fn is_upgrade(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.eq_ignore_ascii_case("websocket"))
 }
 
-/// Upgrades `GET /graphql` to a WebSocket, after checking the page's `Origin` against the
-/// origins CORS allows (a request without one comes from no browser) and the connection cap.
+/// Upgrades `GET /graphql` to a WebSocket, after checking the page's `Origin` (this server's
+/// own, or one CORS allows; a request without one comes from no browser, so from no other site)
+/// and the connection cap.
 pub fn upgrade(
     state: AppState,
     upgrade: WebSocketUpgrade,
@@ -92,6 +93,7 @@ pub fn upgrade(
     client: Option<IpAddr>,
 ) -> Response {
     if let Some(origin) = headers.get(header::ORIGIN)
+        && !same_origin(origin, headers)
         && !origin_allowed(&state.http.cors_allowed_origins, origin)
     {
         return refuse(
@@ -124,6 +126,23 @@ pub fn upgrade(
                 .run(socket)
                 .await;
         })
+}
+
+/// Whether `origin` is this server as the browser reached it (its `Host`): the playground's
+/// page, or an app served with the API behind one proxy.
+fn same_origin(origin: &HeaderValue, headers: &HeaderMap) -> bool {
+    let (Ok(origin), Some(host)) = (
+        origin.to_str(),
+        headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok()),
+    ) else {
+        return false;
+    };
+    origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|authority| authority.eq_ignore_ascii_case(host))
 }
 
 fn origin_allowed(allowed: &[String], origin: &HeaderValue) -> bool {

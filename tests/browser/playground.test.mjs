@@ -113,3 +113,63 @@ test("a query typed in the editor runs with its variables", async () => {
   assert.deepEqual(blocked, []);
   assert.deepEqual(errors, []);
 });
+
+test("a subscription runs in the playground and shows each change as it commits", async () => {
+  const { page, blocked, errors } = browser;
+  await page.goto(`${server.url}/graphql`);
+  await page.waitForSelector(".graphiql-query-editor .CodeMirror");
+  const subscription = `subscription Watch {
+  bookChanged {
+    kind
+    bookId
+    book { title author { name } }
+  }
+}`;
+  await page.evaluate(
+    ({ subscription }) => {
+      document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue(subscription);
+      document.querySelector(".graphiql-editor-tool .CodeMirror").CodeMirror.setValue("");
+    },
+    { subscription },
+  );
+  // GraphiQL reads the operation from its own state, which follows the editor after a debounce
+  // (the same that saves the query): run it once the saved query is this one.
+  await page.waitForFunction(
+    (subscription) => localStorage.getItem("graphiql:query") === subscription,
+    subscription,
+  );
+  const opened = page.waitForEvent("websocket");
+  await page.getByRole("button", { name: /Execute query/ }).click();
+  const socket = await opened;
+  assert.equal(socket.url(), `${server.url.replace(/^http/, "ws")}/graphql`);
+  // Once the server holds the subscription, a book written elsewhere shows up in the page.
+  for (;;) {
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    if (/^subscriptions 1$/m.test(metrics)) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const author = (await answer("{ authors(first: 1) { nodes { id name } } }")).data.authors.nodes[0];
+  const written = await answer(
+    `mutation { createBook(input: { authorId: "${author.id}", title: "Written while watching" }) { id } }`,
+  );
+  await page.waitForFunction(() =>
+    (document.querySelector(".graphiql-response .CodeMirror")?.CodeMirror.getValue() ?? "").includes(
+      "Written while watching",
+    ),
+  );
+  const shown = JSON.parse(await editorText(page, ".graphiql-response"));
+  assert.deepEqual(shown, {
+    data: {
+      bookChanged: {
+        kind: "CREATED",
+        bookId: written.data.createBook.id,
+        book: { title: "Written while watching", author: { name: author.name } },
+      },
+    },
+  });
+  if (process.env.SCREENSHOT_DIR)
+    await page.screenshot({ path: `${process.env.SCREENSHOT_DIR}/playground-subscription.png` });
+  await browser.settled();
+  assert.deepEqual(blocked, []);
+  assert.deepEqual(errors, []);
+});

@@ -186,7 +186,7 @@ async fn author_changes_arrive_and_book_changes_send_none(backend: Backend) {
             other => panic!("unexpected {other:?}"),
         }
     }
-    seen.sort_by(|a, b| (a.1.clone(), a.0.clone()).cmp(&(b.1.clone(), b.0.clone())));
+    seen.sort_by_key(|(id, kind, _)| (kind.clone(), id.clone()));
     assert_eq!(
         seen,
         [
@@ -313,7 +313,24 @@ async fn queries_run_over_the_socket_and_mutations_do_not(backend: Backend) {
     assert_eq!(app.count_rows("author").await, 1);
 }
 
+async fn a_subscription_over_http_is_refused_with_where_to_go(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (status, body) = app
+        .post_json(&json!({ "query": "subscription { bookChanged { kind } }" }))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_REQUEST");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("graphql-transport-ws"),
+        "{body}"
+    );
+}
+
 on_every_backend!(
+    a_subscription_over_http_is_refused_with_where_to_go,
     every_committed_book_change_arrives_once_in_order,
     author_changes_arrive_and_book_changes_send_none,
     a_malformed_id_fails_that_subscription_only,
@@ -576,6 +593,11 @@ mod protocol {
         )
         .await
         .expect("an allowed origin");
+        // The server's own origin: the playground.
+        let own = format!("http://{address}");
+        WsClient::open(address, Some("graphql-transport-ws"), &[("origin", &own)])
+            .await
+            .expect("the server's own origin");
         // No Origin: not a browser, so not a cross-site request.
         WsClient::open(address, Some("graphql-transport-ws"), &[])
             .await
