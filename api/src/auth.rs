@@ -52,6 +52,8 @@ pub struct Auth {
 pub struct Caller {
     /// The token's `sub`, when it has one; `None` for an anonymous request.
     pub subject: Option<String>,
+    /// When the token expires (its `exp`, seconds since the Unix epoch); `None` without one.
+    pub expires_at: Option<u64>,
 }
 
 /// Why a request may not run. None of these runs any SQL.
@@ -171,6 +173,7 @@ impl Auth {
                         }
                         Caller {
                             subject: subject.map(str::to_owned),
+                            expires_at: claims.get("exp").and_then(Value::as_u64),
                         }
                     }
                 }

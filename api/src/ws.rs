@@ -194,6 +194,8 @@ struct Connection {
     client: Option<IpAddr>,
     _permit: OwnedSemaphorePermit,
     initialised: bool,
+    /// When the connection's token expires: the connection is closed then.
+    expires: Option<tokio::time::Instant>,
     /// The subscriptions running, by id, each with its number on this connection (an id may be
     /// used again once completed).
     running: HashMap<String, (u64, AbortHandle)>,
@@ -228,6 +230,7 @@ impl Connection {
             client,
             _permit: permit,
             initialised: false,
+            expires: None,
             running: HashMap::new(),
             started: 0,
         }
@@ -272,11 +275,17 @@ impl Connection {
         let settings = self.state.connections.settings.clone();
         let init_deadline = tokio::time::sleep(settings.init_timeout);
         let mut init_deadline = std::pin::pin!(init_deadline);
+        let expiry = tokio::time::sleep(Duration::from_secs(u64::from(u32::MAX)));
+        let mut expiry = std::pin::pin!(expiry);
+        let mut expiry_set = false;
         let mut events = SelectAll::new();
         loop {
             let outgoing: Vec<Message> = tokio::select! {
                 () = &mut init_deadline, if !self.initialised => {
                     return Some((close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
+                }
+                () = &mut expiry, if expiry_set => {
+                    return Some((close::FORBIDDEN, "Forbidden: the token expired".into()));
                 }
                 message = incoming.next() => match message {
                     None => return None,
@@ -309,6 +318,10 @@ impl Connection {
                     }
                 }
             };
+            if let (Some(at), false) = (self.expires, expiry_set) {
+                expiry.as_mut().reset(at);
+                expiry_set = true;
+            }
             for message in outgoing {
                 let delivered =
                     matches!(&message, Message::Text(text) if text.as_str().starts_with(NEXT));
@@ -392,7 +405,7 @@ impl Connection {
 
     /// Checks the caller named by `connection_init`'s payload (`{"Authorization": "Bearer …"}`),
     /// or by the upgrade request's own `Authorization` header, as a reader.
-    fn admit(&self, payload: Option<&Value>) -> Result<(), (u16, String)> {
+    fn admit(&mut self, payload: Option<&Value>) -> Result<(), (u16, String)> {
         let mut headers = HeaderMap::new();
         let given = payload
             .and_then(Value::as_object)
@@ -420,16 +433,24 @@ impl Connection {
                 }
             }
         }
-        self.state
+        let caller = self
+            .state
             .auth
             .admit(&headers, false, self.client)
-            .map(drop)
             .map_err(|refusal| {
                 (
                     close::FORBIDDEN,
                     format!("Forbidden: {}", refusal.message()),
                 )
-            })
+            })?;
+        // The token's validity ends the connection too.
+        self.expires = caller.expires_at.map(|exp| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |now| now.as_secs());
+            tokio::time::Instant::now() + Duration::from_secs(exp.saturating_sub(now))
+        });
+        Ok(())
     }
 
     /// Starts subscription `id`, or refuses it with an `error` message.

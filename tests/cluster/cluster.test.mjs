@@ -1,14 +1,12 @@
-// Three instances of the `api` binary on one PostgreSQL database behind HAProxy. Subscribers on
+// deploy/three-instances.sh: three instances of the `api` binary on one PostgreSQL database
+// behind HAProxy. Subscribers on
 // each instance, writers through the balancer, one instance killed with SIGKILL in the middle;
 // then every instance's listening connection dropped at once. The database is the truth each
 // subscriber's view is compared with at the end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { createClient } from "graphql-ws";
 import WebSocket from "ws";
@@ -52,75 +50,44 @@ async function until(what, check, timeout = 20_000) {
   }
 }
 
-/** Starts one instance; resolves once it says where it listens. */
-async function startInstance(name, databaseUrl) {
+const SCRIPT = new URL("../../deploy/three-instances.sh", import.meta.url).pathname;
+
+/**
+ * Runs deploy/three-instances.sh on free ports: resolves to its instances (`{ name, pid,
+ * address }`), the balancer's address, and the script's process, once it has printed them.
+ */
+async function startCluster(databaseUrl) {
   const env = { ...process.env };
   for (const key of Object.keys(env)) if (/^(DATABASE_|LISTEN_ADDR|JWT_|CORS_|MAX_|RUST_LOG)/.test(key)) delete env[key];
   Object.assign(env, {
     DATABASE_URL: databaseUrl,
-    LISTEN_ADDR: "127.0.0.1:0",
+    API_BIN: BIN,
+    BALANCER_PORT: String(await freePort()),
+    INSTANCE_PORTS: [await freePort(), await freePort(), await freePort()].join(" "),
     MAX_PAGE_SIZE: "1000",
     MAX_QUERY_COMPLEXITY: "1000000",
-    RUST_LOG: "info",
   });
-  const child = spawn(BIN, [], { env, stdio: ["ignore", "ignore", "pipe"] });
-  const log = [];
-  const address = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name}: no address after 30 s\n${log.join("\n")}`)), 30_000);
-    createInterface({ input: child.stderr }).on("line", (line) => {
-      log.push(line);
-      const found = line.match(/http:\/\/(127\.0\.0\.1:\d+)\/graphql/);
-      if (found) {
+  const script = spawn(SCRIPT, [], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  script.stderr.on("data", (chunk) => (stderr += chunk));
+  const instances = [];
+  const balancer = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the cluster did not start in 60 s\n${stderr}`)), 60_000);
+    createInterface({ input: script.stdout }).on("line", (line) => {
+      const instance = line.match(/^instance (\S+) (\d+) http:\/\/(\S+)$/);
+      if (instance) instances.push({ name: instance[1], pid: Number(instance[2]), address: instance[3] });
+      const balancer = line.match(/^balancer http:\/\/(\S+)\/graphql$/);
+      if (balancer) {
         clearTimeout(timer);
-        resolve(found[1]);
+        resolve({ address: balancer[1] });
       }
     });
-    child.on("exit", (code) => {
+    script.on("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}\n${log.join("\n")}`));
+      reject(new Error(`the cluster script exited with ${code}\n${stderr}`));
     });
   });
-  return { name, child, address, log };
-}
-
-async function startBalancer(instances, dir) {
-  const port = await freePort();
-  const config = join(dir, "haproxy.cfg");
-  writeFileSync(
-    config,
-    `global
-  maxconn 2000
-defaults
-  mode http
-  timeout connect 1s
-  timeout client 60s
-  timeout server 60s
-  timeout tunnel 1h
-  retries 3
-  option redispatch 1
-frontend api
-  bind 127.0.0.1:${port}
-  default_backend instances
-backend instances
-  balance roundrobin
-  option httpchk GET /readyz
-  default-server inter 200ms fall 1 rise 2
-${instances.map((i) => `  server ${i.name} ${i.address} check`).join("\n")}
-`,
-  );
-  const child = spawn("haproxy", ["-f", config, "-db"], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (chunk) => (stderr += chunk));
-  const address = `127.0.0.1:${port}`;
-  await until("HAProxy to send requests on", async () => {
-    try {
-      return (await fetch(`http://${address}/healthz`)).ok;
-    } catch {
-      if (child.exitCode !== null) throw new Error(`haproxy exited: ${stderr}`);
-      return false;
-    }
-  });
-  return { child, address };
+  return { script, instances, balancer };
 }
 
 async function graphql(address, query, variables = {}) {
@@ -245,22 +212,19 @@ class Viewer {
 test("three instances behind HAProxy: every committed change reaches every subscriber exactly once, through a SIGKILL", async (t) => {
   const database = `cluster_${process.pid}_${Date.now()}`;
   psql("postgres", `CREATE DATABASE ${database}`);
-  const dir = mkdtempSync(join(tmpdir(), "books-cluster-"));
-  const processes = [];
-  t.after(() => {
-    for (const child of processes) if (child.exitCode === null) child.kill("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
+  const url = `postgres://${PG.user}@${PG.host}:${PG.port}/${database}`;
+  let cluster;
+  t.after(async () => {
+    if (cluster && cluster.script.exitCode === null) {
+      const exited = new Promise((resolve) => cluster.script.once("exit", resolve));
+      cluster.script.kill("SIGTERM");
+      await exited;
+    }
     psql("postgres", `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
   });
-  const url = `postgres://${PG.user}@${PG.host}:${PG.port}/${database}`;
-  const instances = [];
-  for (const name of ["a", "b", "c"]) {
-    const instance = await startInstance(name, url); // the first one migrates
-    processes.push(instance.child);
-    instances.push(instance);
-  }
-  const balancer = await startBalancer(instances, dir);
-  processes.push(balancer.child);
+  cluster = await startCluster(url);
+  const { instances, balancer } = cluster;
+  assert.equal(instances.length, 3);
   const [, , victim] = instances;
 
   const authors = [];
@@ -308,7 +272,7 @@ test("three instances behind HAProxy: every committed change reaches every subsc
       }
       if (killedAt === null && acknowledged.length >= total * 0.4) {
         killedAt = Date.now();
-        victim.child.kill("SIGKILL");
+        process.kill(victim.pid, "SIGKILL");
       }
     }
   };

@@ -575,6 +575,13 @@ async fn subscriptions_need_a_token_in_connection_init_when_reads_do() {
         client.next_payload("q").await,
         json!({ "data": { "authors": { "totalCount": 0 } } })
     );
+    // A connection ends when its token does.
+    let brief = hs256(&json!({ "sub": "brief", "role": "reader", "exp": now() + 2 }));
+    let mut expiring = WsClient::connect(address, json!({ "Authorization": bearer(&brief) })).await;
+    assert_eq!(
+        expiring.closed().await,
+        (4403, "Forbidden: the token expired".to_owned())
+    );
     let auth = bearer(&reader);
     let mut by_header = WsClient::open(
         address,
