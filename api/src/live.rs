@@ -14,7 +14,7 @@ use std::{
 };
 
 use entity::{author, book};
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionSession, Value};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use tokio::sync::{Mutex, broadcast, watch};
@@ -27,14 +27,27 @@ use crate::{
 /// The PostgreSQL channel every instance of one database LISTENs on.
 pub const CHANNEL: &str = "authors_api_changes";
 
-/// Signals a hub keeps for its slowest reader before that reader misses some.
+/// Signals (each one transaction's changes, or one notification's) a hub keeps for its slowest
+/// reader before that reader misses some.
 const HUB_CAPACITY: usize = 4096;
 
-/// Changes sent by one `SELECT pg_notify(…)` statement.
-const NOTIFY_CHUNK: usize = 200;
+/// The most bytes of changes one notification carries (PostgreSQL takes up to 8000).
+const NOTIFICATION_BYTES: usize = 7000;
+
+/// Notifications sent by one `SELECT pg_notify(…)` statement.
+const NOTIFY_CHUNK: usize = 100;
 
 /// The longest wait between two attempts to LISTEN again.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// A listening connection that lived less than this before dropping is not tried again at once.
+const STABLE: Duration = Duration::from_secs(30);
+
+/// How often the listening connection is checked by a notification of its own.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// How late the check may be before the connection counts as dead (a network gone silent).
+const HEARTBEAT_GRACE: Duration = Duration::from_secs(5);
 
 /// What happened to a row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,8 +216,9 @@ impl Change {
 /// What a hub hands its subscribers.
 #[derive(Debug, Clone)]
 pub enum Signal {
-    /// A committed change.
-    Change(Arc<Change>),
+    /// Committed changes, in commit order: one transaction's, or as many as one notification
+    /// carries.
+    Changes(Arc<[Change]>),
     /// Changes may have been missed: the listening connection dropped (and now listens again), or
     /// this reader fell too far behind. A client refetches what it shows.
     Missed,
@@ -246,11 +260,6 @@ impl Hub {
     pub async fn listening(&self) {
         let mut state = self.0.listening.subscribe();
         let _ = state.wait_for(|listening| *listening).await;
-    }
-
-    fn send(&self, signal: Signal) {
-        // No reader is not an error: nobody subscribes.
-        let _ = self.0.signals.send(signal);
     }
 }
 
@@ -294,12 +303,16 @@ impl Changes {
     /// Ends `txn`: commits it with `result`'s changes announced, or rolls it back on an error,
     /// announcing nothing.
     ///
+    /// Where this process delivers (not PostgreSQL), the commit and the delivery run in a task
+    /// of their own, in one order across writers: a request cancelled meanwhile (a timeout, a
+    /// client gone) cannot commit without announcing.
+    ///
     /// # Errors
     /// `result`'s error, or the database's when announcing, committing or rolling back fails
     /// (then nothing is announced).
     pub async fn commit<T>(
         &self,
-        txn: impl ConnectionTrait + TransactionSession,
+        txn: DatabaseTransaction,
         result: ApiResult<(T, Vec<Change>)>,
     ) -> ApiResult<T> {
         let (value, changes) = match result {
@@ -313,26 +326,49 @@ impl Changes {
             let notified = notify(&txn, &changes).await;
             return store::finish(txn, notified.map(|()| value)).await;
         }
-        let _order = self.order.lock().await;
-        let value = store::finish::<T, ApiError>(txn, Ok(value)).await?;
-        for change in changes {
-            self.hub.send(Signal::Change(Arc::new(change)));
-        }
-        Ok(value)
+        let order = Arc::clone(&self.order);
+        let hub = Arc::clone(&self.hub.0);
+        let delivered = tokio::spawn(async move {
+            let _order = order.lock().await;
+            store::finish::<(), ApiError>(txn, Ok(())).await?;
+            let _ = hub.signals.send(Signal::Changes(changes.into()));
+            Ok::<(), ApiError>(())
+        })
+        .await
+        .map_err(|err| ApiError::internal(format!("the commit task failed: {err}")))?;
+        delivered.map(|()| value)
     }
+}
+
+/// `changes` as the payloads of notifications: JSON arrays of at most [`NOTIFICATION_BYTES`].
+fn payloads(changes: &[Change]) -> Vec<String> {
+    let mut payloads = Vec::new();
+    let mut current = String::from("[");
+    for change in changes {
+        let json = serde_json::to_string(change).unwrap_or_default();
+        if current.len() > 1 && current.len() + json.len() + 2 > NOTIFICATION_BYTES {
+            current.push(']');
+            payloads.push(std::mem::replace(&mut current, String::from("[")));
+        }
+        if current.len() > 1 {
+            current.push(',');
+        }
+        current.push_str(&json);
+    }
+    current.push(']');
+    payloads.push(current);
+    payloads
 }
 
 /// Queues `changes` for delivery when `txn` commits, in order.
 async fn notify(txn: &impl ConnectionTrait, changes: &[Change]) -> ApiResult<()> {
-    for chunk in changes.chunks(NOTIFY_CHUNK) {
+    for chunk in payloads(changes).chunks(NOTIFY_CHUNK) {
         let mut values = vec![Value::from(CHANNEL)];
         let calls: Vec<String> = chunk
             .iter()
             .enumerate()
-            .map(|(i, change)| {
-                values.push(Value::from(
-                    serde_json::to_string(change).unwrap_or_default(),
-                ));
+            .map(|(i, payload)| {
+                values.push(Value::from(payload.as_str()));
                 format!("pg_notify($1, ${})", i + 2)
             })
             .collect();
@@ -345,6 +381,16 @@ async fn notify(txn: &impl ConnectionTrait, changes: &[Change]) -> ApiResult<()>
         .await?;
     }
     Ok(())
+}
+
+/// Checks that `url` can be listened on, before the server starts.
+///
+/// # Errors
+/// When it is not a PostgreSQL URL.
+pub fn check_listen_url(url: &str) -> Result<(), String> {
+    url.parse::<PgConnectOptions>()
+        .map(drop)
+        .map_err(|err| format!("DATABASE_LISTEN_URL is not a PostgreSQL URL: {err}"))
 }
 
 /// What the listener reports (the server's metrics).
@@ -360,9 +406,12 @@ impl ListenerObserver for () {
 /// Starts listening for the changes committed to the PostgreSQL database at `url`, on one
 /// connection of its own, and hands them to `hub` until every handle on the hub is dropped.
 ///
-/// When the connection drops, [`Signal::Missed`] follows as soon as it listens again: the
-/// changes committed meanwhile were lost, and those committed from then on will arrive. It tries
-/// again at once, then after waits doubling up to [`MAX_BACKOFF`].
+/// Whenever the connection listens after a time it did not (a drop, or the first start while
+/// subscribers were waiting), [`Signal::Missed`] follows: changes committed meanwhile were lost,
+/// and those committed from then on will arrive. A drop is noticed when the connection fails,
+/// or when a notification it sends itself every [`HEARTBEAT`] does not come back (a network
+/// gone silent). It tries again at once, unless the connection had not held for [`STABLE`],
+/// then after waits doubling up to [`MAX_BACKOFF`].
 pub fn listen(url: &str, hub: &Hub, observer: Arc<dyn ListenerObserver>) {
     let options = match url.parse::<PgConnectOptions>() {
         Ok(options) => options.application_name("authors-api listener"),
@@ -375,20 +424,20 @@ pub fn listen(url: &str, hub: &Hub, observer: Arc<dyn ListenerObserver>) {
     tokio::spawn(async move {
         let mut lost_at: Option<Instant> = None;
         let mut backoff = Duration::ZERO;
+        let mut first = true;
         loop {
             let Some(closed) = hub.upgrade().map(|inner| inner.listening.subscribe()) else {
                 return;
             };
-            let mut listener = match connect(options.clone()).await {
-                Ok(listener) => listener,
+            let started = match Listening::start(options.clone()).await {
+                Ok(listening) => listening,
                 Err(err) => {
+                    backoff = (backoff * 2).clamp(Duration::from_millis(100), MAX_BACKOFF);
                     tracing::warn!(error = %err, retry_in = ?backoff, "cannot LISTEN for changes");
                     tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).clamp(Duration::from_millis(100), MAX_BACKOFF);
                     continue;
                 }
             };
-            backoff = Duration::ZERO;
             let Some(inner) = hub.upgrade() else { return };
             inner.listening.send_replace(true);
             if let Some(lost_at) = lost_at.take() {
@@ -401,70 +450,126 @@ pub fn listen(url: &str, hub: &Hub, observer: Arc<dyn ListenerObserver>) {
                 let _ = inner.signals.send(Signal::Missed);
             } else {
                 tracing::info!(channel = CHANNEL, "listening for changes");
+                if first && inner.signals.receiver_count() > 0 {
+                    // Subscribed before the first LISTEN: what was committed meanwhile is lost.
+                    let _ = inner.signals.send(Signal::Missed);
+                }
             }
+            first = false;
             drop(inner);
-            let lost = receive(&mut listener, &hub, closed).await;
-            if !lost {
+            let held = Instant::now();
+            let Some(reason) = started.receive(&hub, closed).await else {
                 return; // the hub is gone
-            }
+            };
             lost_at = Some(Instant::now());
             if let Some(inner) = hub.upgrade() {
                 inner.listening.send_replace(false);
             }
-            tracing::warn!("the listening connection dropped; listening again");
-            drop(listener);
+            tracing::warn!(reason, "the listening connection dropped; listening again");
+            if held.elapsed() >= STABLE {
+                backoff = Duration::ZERO;
+            } else {
+                // Dropped again soon after connecting: wait, so that a connection that keeps
+                // dropping does not make every subscriber refetch in a loop.
+                backoff = (backoff * 2).clamp(Duration::from_millis(100), MAX_BACKOFF);
+                tokio::time::sleep(backoff).await;
+            }
         }
     });
 }
 
-async fn connect(options: PgConnectOptions) -> Result<PgListener, sqlx::Error> {
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .min_connections(0)
-        .max_lifetime(None)
-        .idle_timeout(None)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await?;
-    let mut listener = PgListener::connect_with(&pool).await?;
-    listener.listen(CHANNEL).await?;
-    Ok(listener)
+/// A connection that LISTENs, and the task that checks it with notifications of its own.
+struct Listening {
+    listener: PgListener,
+    heartbeat: String,
+    beating: tokio::task::JoinHandle<()>,
 }
 
-/// Hands what `listener` receives to the hub until the connection drops (true) or the hub is
-/// dropped (false).
-async fn receive(
-    listener: &mut PgListener,
-    hub: &Weak<HubInner>,
-    mut closed: watch::Receiver<bool>,
-) -> bool {
-    loop {
-        let received = tokio::select! {
-            received = listener.try_recv() => received,
-            changed = closed.changed() => {
-                if changed.is_err() {
-                    return false;
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.beating.abort();
+    }
+}
+
+impl Listening {
+    /// Connects and LISTENs on [`CHANNEL`] and on a heartbeat channel of its own, then starts
+    /// sending the heartbeats (on a second connection: the first one only listens).
+    async fn start(options: PgConnectOptions) -> Result<Self, sqlx::Error> {
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .min_connections(0)
+            .max_lifetime(None)
+            .idle_timeout(None)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        let mut listener = PgListener::connect_with(&pool).await?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        let heartbeat = format!("authors_api_alive_{:x}_{nanos:x}", std::process::id());
+        listener.listen_all([CHANNEL, heartbeat.as_str()]).await?;
+        let channel = heartbeat.clone();
+        let beating = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(HEARTBEAT);
+            loop {
+                ticks.tick().await;
+                let sent = sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(&channel)
+                    .execute(&pool);
+                if let Ok(Err(err)) = tokio::time::timeout(HEARTBEAT_GRACE, sent).await {
+                    tracing::debug!(error = %err, "cannot send the listener's heartbeat");
                 }
+            }
+        });
+        Ok(Self {
+            listener,
+            heartbeat,
+            beating,
+        })
+    }
+
+    /// Hands what arrives to the hub until the connection is lost (why) or the hub is dropped
+    /// (none).
+    async fn receive(
+        mut self,
+        hub: &Weak<HubInner>,
+        mut closed: watch::Receiver<bool>,
+    ) -> Option<&'static str> {
+        let mut heard = Instant::now();
+        loop {
+            let overdue = tokio::time::Instant::from_std(heard + HEARTBEAT + HEARTBEAT_GRACE);
+            // Each of the other arms ends the connection, so `try_recv` is cancelled only then.
+            let received = tokio::select! {
+                received = self.listener.try_recv() => received,
+                changed = closed.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    continue;
+                }
+                () = tokio::time::sleep_until(overdue) => return Some("its heartbeat did not come back"),
+            };
+            let notification = match received {
+                Ok(Some(notification)) => notification,
+                Ok(None) => return Some("the connection closed"),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the listening connection failed");
+                    return Some("the connection failed");
+                }
+            };
+            heard = Instant::now();
+            if notification.channel() == self.heartbeat {
                 continue;
             }
-        };
-        let notification = match received {
-            Ok(Some(notification)) => notification,
-            Ok(None) => return true,
-            Err(err) => {
-                tracing::warn!(error = %err, "the listening connection failed");
-                return true;
-            }
-        };
-        let Some(inner) = hub.upgrade() else {
-            return false;
-        };
-        match serde_json::from_str::<Change>(notification.payload()) {
-            Ok(change) => {
-                let _ = inner.signals.send(Signal::Change(Arc::new(change)));
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "ignoring a notification that is not a change");
+            let inner = hub.upgrade()?;
+            match serde_json::from_str::<Vec<Change>>(notification.payload()) {
+                Ok(changes) => {
+                    let _ = inner.signals.send(Signal::Changes(changes.into()));
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "ignoring a notification that is not a list of changes");
+                }
             }
         }
     }
@@ -496,5 +601,27 @@ mod tests {
         assert_eq!(Change::book_updated(&before, &before), None);
         let deleted = serde_json::to_string(&Change::author_deleted(3)).unwrap();
         assert_eq!(deleted, r#"{"table":"author","kind":"DELETED","id":3}"#);
+    }
+
+    #[test]
+    fn many_changes_go_in_notifications_that_postgresql_takes() {
+        let books: Vec<Change> = (0..1000)
+            .map(|id| {
+                Change::book_created(&book::Model {
+                    id,
+                    title: "é".repeat(200),
+                    published_year: None,
+                    author_id: 1,
+                })
+            })
+            .collect();
+        let payloads = payloads(&books);
+        assert!(payloads.len() > 1);
+        let mut back = Vec::new();
+        for payload in &payloads {
+            assert!(payload.len() <= NOTIFICATION_BYTES, "{}", payload.len());
+            back.extend(serde_json::from_str::<Vec<Change>>(payload).unwrap());
+        }
+        assert_eq!(back, books);
     }
 }

@@ -96,6 +96,9 @@ async fn serve(config: &Config) -> Result<(), String> {
             config.listen_addr
         ));
     }
+    if config.database_url.starts_with("postgres") {
+        api::live::check_listen_url(config.listen_url())?;
+    }
     let first_run = seed::is_first_run(config);
     let db = db::connect_and_migrate(config, &metrics).await?;
     if first_run {

@@ -8,7 +8,10 @@
 use std::{
     collections::{HashMap, hash_map::Entry},
     net::IpAddr,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
     time::Duration,
 };
 
@@ -23,12 +26,18 @@ use futures_util::{
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::{app::AppState, graphql::Delivery, metrics::Metrics};
 
 /// The subprotocol spoken.
 pub const PROTOCOL: &str = "graphql-transport-ws";
+
+/// Bytes of messages that may wait to be sent to one client.
+const MAX_QUEUED_BYTES: usize = 8 << 20;
+
+/// How often the server pings a client; one silent for two of these is gone.
+const KEEPALIVE: Duration = Duration::from_secs(30);
 
 /// The limits of WebSocket connections (docs/reference.md § Configuration).
 #[derive(Debug, Clone)]
@@ -63,7 +72,10 @@ impl Connections {
 
 /// The close codes of graphql-transport-ws, and ours.
 mod close {
-    /// The client sends nothing it should, or reads too slowly.
+    pub const NORMAL: u16 = 1000;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const BAD_DATA: u16 = 1007;
+    /// The client reads too slowly.
     pub const POLICY: u16 = 1008;
     pub const TOO_BIG: u16 = 1009;
     pub const BAD_MESSAGE: u16 = 4400;
@@ -120,7 +132,9 @@ pub fn upgrade(
         .protocols([PROTOCOL])
         .max_message_size(transport_limit)
         .max_frame_size(transport_limit)
-        .max_write_buffer_size(settings.max_message_bytes.saturating_mul(4).max(1 << 20))
+        // Each send waits for its flush, so the buffer holds one message at most: as large as a
+        // response may be (queued messages are counted by the outbox instead).
+        .max_write_buffer_size(usize::MAX)
         .on_upgrade(move |socket| async move {
             Connection::new(state, headers, client, permit)
                 .run(socket)
@@ -160,7 +174,7 @@ fn refuse(metrics: &Metrics, status: StatusCode, code: &str, message: &str) -> R
 
 /// A message from the client.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "type", rename_all = "snake_case")]
 enum ClientMessage {
     ConnectionInit {
         #[serde(default)]
@@ -239,38 +253,56 @@ impl Connection {
     async fn run(mut self, socket: WebSocket) {
         let metrics = self.state.metrics.clone();
         metrics.connection_opened();
+        let settings = self.state.connections.settings.clone();
         let protocol_agreed = socket
             .protocol()
             .is_some_and(|protocol| protocol.as_bytes() == PROTOCOL.as_bytes());
-        let (mut sink, mut incoming) = socket.split();
+        let (sink, mut incoming) = socket.split();
+        let (outbox, queue) = Outbox::new();
+        let mut writer = tokio::spawn(write(
+            sink,
+            queue,
+            Arc::clone(&outbox.queued),
+            settings.send_timeout,
+            metrics.clone(),
+        ));
         let ending = if protocol_agreed {
-            self.serve(&mut sink, &mut incoming).await
+            self.serve(&outbox, &mut incoming, &mut writer).await
         } else {
             Some((
                 close::SUBPROTOCOL,
                 format!("Subprotocol not acceptable: speak {PROTOCOL}"),
             ))
         };
-        if let Some((code, reason)) = ending {
-            let frame = CloseFrame {
-                code,
-                reason: Utf8Bytes::from(truncated(reason)),
-            };
-            let send = sink.send(Message::Close(Some(frame)));
-            let _ = tokio::time::timeout(self.state.connections.settings.send_timeout, send).await;
-        }
         metrics.subscriptions_closed(self.running.len());
         for (_, (_, handle)) in self.running.drain() {
             handle.abort();
         }
+        if let Some((code, reason)) = ending
+            && !writer.is_finished()
+        {
+            // After what is queued, if the client takes it in time.
+            outbox.close(code, reason);
+            drop(outbox);
+            if tokio::time::timeout(settings.send_timeout, &mut writer)
+                .await
+                .is_err()
+            {
+                writer.abort();
+            }
+        } else {
+            writer.abort();
+        }
         metrics.connection_closed();
     }
 
-    /// Serves the protocol until the connection ends.
+    /// Serves the protocol until the connection ends: how it ends, or none when the client is
+    /// gone or cannot be written to.
     async fn serve(
         &mut self,
-        sink: &mut Sink,
+        outbox: &Outbox,
         incoming: &mut futures_util::stream::SplitStream<WebSocket>,
+        writer: &mut tokio::task::JoinHandle<()>,
     ) -> Ending {
         let settings = self.state.connections.settings.clone();
         let init_deadline = tokio::time::sleep(settings.init_timeout);
@@ -278,6 +310,9 @@ impl Connection {
         let expiry = tokio::time::sleep(Duration::from_secs(u64::from(u32::MAX)));
         let mut expiry = std::pin::pin!(expiry);
         let mut expiry_set = false;
+        let mut keepalive = tokio::time::interval(KEEPALIVE);
+        keepalive.reset();
+        let mut heard = tokio::time::Instant::now();
         let mut events = SelectAll::new();
         loop {
             let outgoing: Vec<Message> = tokio::select! {
@@ -287,33 +322,41 @@ impl Connection {
                 () = &mut expiry, if expiry_set => {
                     return Some((close::FORBIDDEN, "Forbidden: the token expired".into()));
                 }
-                message = incoming.next() => match message {
-                    None => return None,
-                    Some(Err(err)) => {
-                        tracing::debug!(error = %err, "WebSocket read failed");
-                        return Some((close::TOO_BIG, "Message too big or malformed frame".into()));
+                _ = &mut *writer => return None,
+                _ = keepalive.tick() => {
+                    if heard.elapsed() > 2 * KEEPALIVE {
+                        tracing::info!("disconnecting a WebSocket client that stopped answering pings");
+                        return None;
                     }
-                    Some(Ok(Message::Text(text))) => {
-                        if text.len() > settings.max_message_bytes {
-                            return Some((close::TOO_BIG, format!(
-                                "Message too big: the limit is {} bytes", settings.max_message_bytes
-                            )));
+                    vec![Message::Ping(axum::body::Bytes::new())]
+                }
+                message = incoming.next() => {
+                    heard = tokio::time::Instant::now();
+                    match message {
+                        None => return None,
+                        Some(Err(err)) => return Some(read_failure(&err.to_string())),
+                        Some(Ok(Message::Text(text))) => {
+                            if text.len() > settings.max_message_bytes {
+                                return Some((close::TOO_BIG, format!(
+                                    "Message too big: the limit is {} bytes", settings.max_message_bytes
+                                )));
+                            }
+                            match self.receive(text.as_str(), &mut events) {
+                                Ok(outgoing) => outgoing,
+                                Err(ending) => return ending,
+                            }
                         }
-                        match self.receive(text.as_str(), &mut events) {
-                            Ok(outgoing) => outgoing,
-                            Err(ending) => return ending,
+                        Some(Ok(Message::Binary(_))) => {
+                            return Some((close::BAD_MESSAGE, "Invalid message received: binary".into()));
                         }
+                        // The client closes: the server answers the close, as RFC 6455 asks.
+                        Some(Ok(Message::Close(_))) => return Some((close::NORMAL, String::new())),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     }
-                    Some(Ok(Message::Binary(_))) => {
-                        return Some((close::BAD_MESSAGE, "Invalid message received: binary".into()));
-                    }
-                    Some(Ok(Message::Close(_))) => return None,
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 },
                 Some((id, number, event)) = events.next(), if !events.is_empty() => {
                     match self.deliver(id, number, event) {
-                        Ok(Some(message)) => vec![message],
-                        Ok(None) => continue,
+                        Ok(messages) => messages,
                         Err(ending) => return ending,
                     }
                 }
@@ -323,20 +366,13 @@ impl Connection {
                 expiry_set = true;
             }
             for message in outgoing {
-                let delivered =
-                    matches!(&message, Message::Text(text) if text.as_str().starts_with(NEXT));
-                match tokio::time::timeout(settings.send_timeout, sink.send(message)).await {
-                    Ok(Ok(())) => {
-                        if delivered {
-                            self.state.metrics.event_delivered();
-                        }
-                    }
-                    Ok(Err(_)) => return None,
-                    Err(_) => {
-                        self.state.metrics.events_dropped("send_timeout", 1);
-                        tracing::info!("disconnecting a WebSocket client that does not read");
-                        return None;
-                    }
+                if !outbox.push(message) {
+                    self.state.metrics.events_dropped("fell_behind", 1);
+                    tracing::info!("disconnecting a WebSocket client that reads too slowly");
+                    return Some((
+                        close::POLICY,
+                        "Too slow: changes were dropped; reconnect and refetch".into(),
+                    ));
                 }
             }
         }
@@ -382,6 +418,12 @@ impl Connection {
                 Ok(Vec::new())
             }
             ClientMessage::Subscribe { id, payload } => {
+                if id.is_empty() {
+                    return Err(Some((
+                        close::BAD_MESSAGE,
+                        "Invalid message received: an empty id".into(),
+                    )));
+                }
                 if !self.initialised {
                     return Err(Some((close::UNAUTHORIZED, "Unauthorized".into())));
                 }
@@ -476,7 +518,10 @@ impl Connection {
                 "mutations go over POST /graphql, not over the WebSocket",
             )]);
         }
-        let deliveries = self.state.graphql.subscribe(prepared);
+        let deliveries = self
+            .state
+            .graphql
+            .subscribe(prepared, self.state.http.request_timeout);
         let (handle, registration) = AbortHandle::new_pair();
         self.started += 1;
         let number = self.started;
@@ -493,26 +538,29 @@ impl Connection {
         Ok(Vec::new())
     }
 
-    /// The message for an event of subscription `id`: none once it was completed by the client.
-    fn deliver(
-        &mut self,
-        id: String,
-        number: u64,
-        event: Event,
-    ) -> Result<Option<Message>, Ending> {
+    /// The messages for an event of subscription `id`: none once it was completed.
+    fn deliver(&mut self, id: String, number: u64, event: Event) -> Result<Vec<Message>, Ending> {
         if self
             .running
             .get(&id)
             .is_none_or(|(running, _)| *running != number)
         {
-            return Ok(None);
+            return Ok(Vec::new());
         }
+        let quoted = serde_json::to_string(&id).unwrap_or_default();
         match event {
-            Event::Delivery(Delivery::Response(payload)) => {
-                let id = serde_json::to_string(&id).unwrap_or_default();
-                Ok(Some(Message::Text(Utf8Bytes::from(format!(
-                    r#"{NEXT},"id":{id},"payload":{payload}}}"#
-                )))))
+            Event::Delivery(Delivery::Response(payload)) => Ok(vec![Message::Text(
+                Utf8Bytes::from(format!(r#"{NEXT},"id":{quoted},"payload":{payload}}}"#)),
+            )]),
+            Event::Delivery(Delivery::Refused(errors)) => {
+                // The protocol's `error`: the operation ends with it, without `complete`.
+                if let Some((_, handle)) = self.running.remove(&id) {
+                    handle.abort();
+                    self.state.metrics.subscriptions_closed(1);
+                }
+                Ok(vec![Message::Text(Utf8Bytes::from(format!(
+                    r#"{{"type":"error","id":{quoted},"payload":{errors}}}"#
+                )))])
             }
             Event::Delivery(Delivery::FellBehind) => {
                 self.state.metrics.events_dropped("fell_behind", 1);
@@ -524,7 +572,102 @@ impl Connection {
             Event::Complete => {
                 self.running.remove(&id);
                 self.state.metrics.subscriptions_closed(1);
-                Ok(Some(text_message(&json!({ "type": "complete", "id": id }))))
+                Ok(vec![text_message(&json!({ "type": "complete", "id": id }))])
+            }
+        }
+    }
+}
+
+/// The close frame for a frame that could not be read.
+fn read_failure(error: &str) -> (u16, String) {
+    tracing::debug!(error, "WebSocket read failed");
+    if error.contains("Space limit exceeded") {
+        (close::TOO_BIG, "Message too big".into())
+    } else if error.contains("UTF-8") || error.contains("utf-8") {
+        (close::BAD_DATA, "Invalid UTF-8 in a text message".into())
+    } else {
+        (close::PROTOCOL_ERROR, "Malformed frame".into())
+    }
+}
+
+/// Messages waiting for the writer, counted in bytes: past [`MAX_QUEUED_BYTES`] the client is too
+/// slow, and is disconnected rather than buffered for.
+struct Outbox {
+    sender: mpsc::UnboundedSender<Message>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    fn new() -> (Self, mpsc::UnboundedReceiver<Message>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (
+            Self {
+                sender,
+                queued: Arc::new(AtomicUsize::new(0)),
+            },
+            receiver,
+        )
+    }
+
+    /// Queues `message`; false when that would exceed the limit (nothing is queued then).
+    fn push(&self, message: Message) -> bool {
+        let size = message_bytes(&message);
+        if self.queued.fetch_add(size, Ordering::AcqRel) + size > MAX_QUEUED_BYTES {
+            self.queued.fetch_sub(size, Ordering::AcqRel);
+            return false;
+        }
+        self.sender.send(message).is_ok()
+    }
+
+    /// Queues the close frame, whatever is queued.
+    fn close(&self, code: u16, reason: String) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from(truncated(reason)),
+        };
+        let _ = self.sender.send(Message::Close(Some(frame)));
+    }
+}
+
+fn message_bytes(message: &Message) -> usize {
+    match message {
+        Message::Text(text) => text.len(),
+        Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => bytes.len(),
+        Message::Close(_) => 0,
+    }
+}
+
+/// Sends what is queued, each message within `send_timeout`; ends after a close frame, when the
+/// queue closes, or when the client does not take a message in time.
+async fn write(
+    mut sink: Sink,
+    mut queue: mpsc::UnboundedReceiver<Message>,
+    queued: Arc<AtomicUsize>,
+    send_timeout: Duration,
+    metrics: Metrics,
+) {
+    while let Some(message) = queue.recv().await {
+        let size = message_bytes(&message);
+        let next = matches!(&message, Message::Text(text) if text.as_str().starts_with(NEXT));
+        let closing = matches!(message, Message::Close(_));
+        match tokio::time::timeout(send_timeout, sink.send(message)).await {
+            Ok(Ok(())) => {
+                queued.fetch_sub(size, Ordering::AcqRel);
+                if next {
+                    metrics.event_delivered();
+                }
+                if closing {
+                    return;
+                }
+            }
+            Ok(Err(err)) => {
+                tracing::debug!(error = %err, "WebSocket write failed");
+                return;
+            }
+            Err(_) => {
+                metrics.events_dropped("send_timeout", 1);
+                tracing::info!("disconnecting a WebSocket client that does not read");
+                return;
             }
         }
     }

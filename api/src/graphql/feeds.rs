@@ -13,9 +13,9 @@ use std::{
         Arc, Mutex, PoisonError, Weak,
         atomic::{AtomicBool, Ordering},
     },
+    time::{Duration, Instant},
 };
 
-use async_graphql::Response;
 use futures_util::{Stream, StreamExt};
 use tokio::{sync::broadcast, task::AbortHandle};
 
@@ -28,7 +28,14 @@ use super::{
 use crate::live::Hub;
 
 /// Responses a feed keeps for its slowest client before that client falls behind.
-const FEED_CAPACITY: usize = 256;
+const FEED_CAPACITY: usize = 1024;
+
+/// Past this many responses queued for a client, a feed waits for it...
+const FEED_HIGH_WATER: usize = FEED_CAPACITY * 3 / 4;
+
+/// ... at most this long. Clients take responses as they come and queue them for sending
+/// (`ws.rs` bounds that queue), so the wait is a burst being taken, not a slow network.
+const FEED_WAIT: Duration = Duration::from_secs(1);
 
 /// One response of a subscription, as JSON (`{"data": …}` and/or `{"errors": […]}`), written once
 /// for every client of its feed.
@@ -39,6 +46,9 @@ pub type Payload = Arc<str>;
 pub enum Delivery {
     /// The next response.
     Response(Payload),
+    /// The operation did not run (a syntax, validation or limit error, an unknown persisted
+    /// query, a timeout): its errors, as a JSON array; nothing follows.
+    Refused(Payload),
     /// The client fell more than [`FEED_CAPACITY`] responses behind, and lost some: it is too slow
     /// to read, and its subscription ends here.
     FellBehind,
@@ -46,7 +56,7 @@ pub enum Delivery {
 
 #[derive(Debug, Clone)]
 enum Item {
-    Response(Payload),
+    Delivery(Delivery),
     End,
 }
 
@@ -70,11 +80,18 @@ pub struct Feeds {
 struct Feed {
     key: Key,
     responses: broadcast::Sender<Item>,
-    /// Whether a client may still join: the subscription has started (its arguments were
-    /// accepted) and has not ended.
-    joinable: Arc<AtomicBool>,
+    history: Arc<Mutex<History>>,
     task: AbortHandle,
     feeds: Weak<Feeds>,
+}
+
+/// What a client joining a feed needs besides the responses to come: whether it has ended,
+/// and what it sent before it started (its refusal, if it was refused). Responses are sent
+/// with it locked, so a client joins between two of them.
+#[derive(Default)]
+struct History {
+    ended: bool,
+    before_start: Vec<Item>,
 }
 
 impl Drop for Feed {
@@ -126,37 +143,51 @@ impl Feeds {
             operation: request.operation_name.clone(),
             variables: serde_json::to_string(&request.variables).unwrap_or_default(),
         };
-        // A feed that may not be joined is dropped only once `open` is unlocked: were it the
-        // last handle, its `Drop` would lock `open`.
+        // A feed that has ended is dropped only once `open` is unlocked: were it the last
+        // handle, its `Drop` would lock `open`.
         let mut stale = None;
-        let (feed, receiver) = {
+        let (feed, earlier, receiver) = {
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-            match open.get(&key).and_then(Weak::upgrade) {
-                Some(feed) if feed.joinable.load(Ordering::Acquire) => {
-                    let receiver = feed.responses.subscribe();
-                    (feed, receiver)
+            let joined = open.get(&key).and_then(Weak::upgrade).and_then(|feed| {
+                let history = feed.history.lock().unwrap_or_else(PoisonError::into_inner);
+                if history.ended {
+                    drop(history);
+                    stale = Some(feed);
+                    return None;
                 }
-                other => {
-                    stale = other;
+                let joined = (history.before_start.clone(), feed.responses.subscribe());
+                drop(history);
+                Some((feed, joined))
+            });
+            match joined {
+                Some((feed, (earlier, receiver))) => (feed, earlier, receiver),
+                None => {
                     let (feed, receiver) = self.start(schema, request, key.clone());
                     open.insert(key, Arc::downgrade(&feed));
-                    (feed, receiver)
+                    (feed, Vec::new(), receiver)
                 }
             }
         };
         drop(stale);
-        futures_util::stream::unfold((receiver, Some(feed)), |(mut receiver, feed)| async move {
-            let feed = feed?;
-            match receiver.recv().await {
-                Ok(Item::Response(payload)) => {
-                    Some((Delivery::Response(payload), (receiver, Some(feed))))
+        let earlier =
+            futures_util::stream::iter(earlier.into_iter().filter_map(|item| match item {
+                Item::Delivery(delivery) => Some(delivery),
+                Item::End => None,
+            }));
+        let later = futures_util::stream::unfold(
+            (receiver, Some(feed)),
+            |(mut receiver, feed)| async move {
+                let feed = feed?;
+                match receiver.recv().await {
+                    Ok(Item::Delivery(delivery)) => Some((delivery, (receiver, Some(feed)))),
+                    Ok(Item::End) | Err(broadcast::error::RecvError::Closed) => None,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        Some((Delivery::FellBehind, (receiver, None)))
+                    }
                 }
-                Ok(Item::End) | Err(broadcast::error::RecvError::Closed) => None,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    Some((Delivery::FellBehind, (receiver, None)))
-                }
-            }
-        })
+            },
+        );
+        earlier.chain(later)
     }
 
     /// Starts the feed of `request`, with its first client's receiver. Called with `open` locked.
@@ -167,34 +198,41 @@ impl Feeds {
         key: Key,
     ) -> (Arc<Feed>, broadcast::Receiver<Item>) {
         let (responses, receiver) = broadcast::channel(FEED_CAPACITY);
-        let joinable = Arc::new(AtomicBool::new(false));
+        let started = Arc::new(AtomicBool::new(false));
+        let history = Arc::new(Mutex::new(History::default()));
         let standstill = Standstill::new();
         let request = request
             .data(Loaders::new(&self.db, &self.batches, &standstill))
-            .data(Signals::new(self.hub.subscribe(), Arc::clone(&joinable)));
+            .data(Signals::new(self.hub.subscribe(), Arc::clone(&started)));
         let execution = standstill.run(schema.execute_stream(request));
         let sender = responses.clone();
-        let ended = Arc::clone(&joinable);
-        let feeds = Arc::downgrade(self);
+        let (has_started, kept) = (Arc::clone(&started), Arc::clone(&history));
         let task = tokio::spawn(async move {
             let mut execution = std::pin::pin!(execution);
             while let Some(mut response) = execution.next().await {
                 limits::add_limit_codes(&mut response);
-                let _ = sender.send(Item::Response(to_payload(&response)));
+                let delivery = delivery(&Reply::new(response));
+                // A burst is taken at the pace of the slowest client, within limits.
+                let waiting = Instant::now();
+                while sender.len() >= FEED_HIGH_WATER && waiting.elapsed() < FEED_WAIT {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                let item = Item::Delivery(delivery);
+                let mut history = kept.lock().unwrap_or_else(PoisonError::into_inner);
+                if !has_started.load(Ordering::Acquire) {
+                    history.before_start.push(item.clone());
+                }
+                let _ = sender.send(item);
             }
             // No client may join from here; those that joined before see the end.
-            if let Some(feeds) = feeds.upgrade() {
-                let _open = feeds.open.lock().unwrap_or_else(PoisonError::into_inner);
-                ended.store(false, Ordering::Release);
-            } else {
-                ended.store(false, Ordering::Release);
-            }
+            let mut history = kept.lock().unwrap_or_else(PoisonError::into_inner);
+            history.ended = true;
             let _ = sender.send(Item::End);
         });
         let feed = Arc::new(Feed {
             key,
             responses,
-            joinable,
+            history,
             task: task.abort_handle(),
             feeds: Arc::downgrade(self),
         });
@@ -202,18 +240,23 @@ impl Feeds {
     }
 }
 
+/// What a client receives of `reply`: the response of an operation that ran, else its errors.
+pub fn delivery(reply: &Reply) -> Delivery {
+    if reply.executed() {
+        return Delivery::Response(reply_payload(reply));
+    }
+    Delivery::Refused(
+        serde_json::to_string(reply.errors())
+            .unwrap_or_else(|_| {
+                r#"[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]"#
+                    .to_owned()
+            })
+            .into(),
+    )
+}
+
 /// The body of an internal error, when a response cannot be written.
 const UNWRITABLE: &str = r#"{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#;
-
-/// `response` as JSON.
-fn to_payload(response: &Response) -> Payload {
-    serde_json::to_string(response)
-        .unwrap_or_else(|err| {
-            tracing::error!(error = %err, "cannot write a response as JSON");
-            UNWRITABLE.to_owned()
-        })
-        .into()
-}
 
 /// `reply` as JSON.
 pub fn reply_payload(reply: &Reply) -> Payload {

@@ -20,7 +20,7 @@ mod relations;
 mod response;
 mod subscription;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_graphql::{Context, Request, Schema, SchemaBuilder};
 use futures_util::{StreamExt, stream::BoxStream};
@@ -145,14 +145,23 @@ impl Service {
 
 impl Service {
     /// The responses of a prepared request over WebSocket: a subscription's, from its feed (see
-    /// [`feeds`]), or the one response of a query. The client is registered when this returns.
-    /// The caller refuses mutations beforehand.
-    pub fn subscribe(&self, prepared: Prepared) -> BoxStream<'static, Delivery> {
+    /// [`feeds`]), or the one response of a query, which may take `timeout`. The client is
+    /// registered when this returns. The caller refuses mutations beforehand.
+    pub fn subscribe(&self, prepared: Prepared, timeout: Duration) -> BoxStream<'static, Delivery> {
         if prepared.refusal.is_some() || !prepared.is_subscription() {
             let service = self.clone();
             return futures_util::stream::once(async move {
-                let reply = service.run(prepared).await;
-                Delivery::Response(feeds::reply_payload(&reply))
+                match tokio::time::timeout(timeout, service.run(prepared)).await {
+                    Ok(reply) => feeds::delivery(&reply),
+                    Err(_) => Delivery::Refused(
+                        serde_json::json!([{
+                            "message": format!("the operation took longer than {} s", timeout.as_secs()),
+                            "extensions": { "code": "REQUEST_TIMEOUT" },
+                        }])
+                        .to_string()
+                        .into(),
+                    ),
+                }
             })
             .boxed();
         }

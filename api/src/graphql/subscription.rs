@@ -7,7 +7,7 @@ use std::sync::{
 };
 
 use async_graphql::{Context, Enum, ID, Object, Subscription};
-use futures_util::{Stream, StreamExt, future, stream::BoxStream};
+use futures_util::{Stream, StreamExt, stream::BoxStream};
 use tokio::sync::broadcast;
 
 use super::{author::Author, book::Book, inputs::parse_id, missing};
@@ -151,34 +151,25 @@ impl SubscriptionRoot {
         author_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, ApiResult<BookChange>>> {
         let author = author_id.map(|id| parse_id("authorId", &id)).transpose()?;
-        let signals = Signals::take(ctx)?;
-        Ok(signals
-            .filter_map(move |signal| {
-                future::ready(match signal {
-                    Signal::Missed => Some(Err(ApiError::EventsMissed)),
-                    Signal::Change(change) => match &*change {
-                        Change::Book {
-                            kind,
-                            id,
-                            author_id,
-                            moved_from,
-                            row,
-                        } if author.is_none_or(|author| {
-                            *author_id == author || *moved_from == Some(author)
-                        }) =>
-                        {
-                            Some(Ok(BookChange {
-                                kind: (*kind).into(),
-                                book_id: *id,
-                                author_id: *author_id,
-                                book: row.as_ref().map(Into::into),
-                            }))
-                        }
-                        _ => None,
-                    },
+        Ok(each(Signals::take(ctx)?, move |change| match change {
+            Change::Book {
+                kind,
+                id,
+                author_id,
+                moved_from,
+                row,
+            } if author
+                .is_none_or(|author| *author_id == author || *moved_from == Some(author)) =>
+            {
+                Some(BookChange {
+                    kind: (*kind).into(),
+                    book_id: *id,
+                    author_id: *author_id,
+                    book: row.as_ref().map(Into::into),
                 })
-            })
-            .boxed())
+            }
+            _ => None,
+        }))
     }
 
     /// Every committed change to an author; with id, only that author's.
@@ -188,23 +179,32 @@ impl SubscriptionRoot {
         #[graphql(desc = "Only this author, such as \"42\".")] id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, ApiResult<AuthorChange>>> {
         let wanted = id.map(|id| parse_id("id", &id)).transpose()?;
-        let signals = Signals::take(ctx)?;
-        Ok(signals
-            .filter_map(move |signal| {
-                future::ready(match signal {
-                    Signal::Missed => Some(Err(ApiError::EventsMissed)),
-                    Signal::Change(change) => match &*change {
-                        Change::Author { kind, id, row } if wanted.is_none_or(|w| w == *id) => {
-                            Some(Ok(AuthorChange {
-                                kind: (*kind).into(),
-                                author_id: *id,
-                                author: row.as_ref().map(Into::into),
-                            }))
-                        }
-                        _ => None,
-                    },
+        Ok(each(Signals::take(ctx)?, move |change| match change {
+            Change::Author { kind, id, row } if wanted.is_none_or(|wanted| wanted == *id) => {
+                Some(AuthorChange {
+                    kind: (*kind).into(),
+                    author_id: *id,
+                    author: row.as_ref().map(Into::into),
                 })
-            })
-            .boxed())
+            }
+            _ => None,
+        }))
     }
+}
+
+/// One item per change that `pick` keeps, in order, and an `EVENTS_MISSED` error where changes
+/// may have been lost.
+fn each<T: Send + 'static>(
+    signals: impl Stream<Item = Signal> + Send + 'static,
+    pick: impl Fn(&Change) -> Option<T> + Send + 'static,
+) -> BoxStream<'static, ApiResult<T>> {
+    signals
+        .flat_map(move |signal| {
+            let items: Vec<ApiResult<T>> = match signal {
+                Signal::Missed => vec![Err(ApiError::EventsMissed)],
+                Signal::Changes(changes) => changes.iter().filter_map(&pick).map(Ok).collect(),
+            };
+            futures_util::stream::iter(items)
+        })
+        .boxed()
 }

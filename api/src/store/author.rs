@@ -4,8 +4,8 @@ use entity::{author, book};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{Set, Unchanged},
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait,
     sea_query::{Condition, Expr},
 };
 
@@ -147,7 +147,7 @@ pub async fn insert(db: &impl ConnectionTrait, name: &AuthorName) -> ApiResult<a
 /// # Errors
 /// When the database fails; nothing is written then.
 pub async fn create_with_books(
-    db: &impl TransactionTrait,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     live: &Changes,
     name: &AuthorName,
     books: &[NewBook],
@@ -171,7 +171,7 @@ pub async fn create_with_books(
 /// # Errors
 /// `NOT_FOUND` when there is no such author; otherwise when the database fails.
 pub async fn rename(
-    db: &impl TransactionTrait,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     live: &Changes,
     id: i64,
     name: &AuthorName,
@@ -212,7 +212,7 @@ pub async fn rename(
 ///
 /// Each book's deletion is announced to `live`, in ascending order, then the author's.
 pub async fn delete_with_books(
-    db: &impl TransactionTrait,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     live: &Changes,
     id: i64,
 ) -> ApiResult<Vec<i64>> {

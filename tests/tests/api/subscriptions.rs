@@ -53,7 +53,10 @@ async fn every_committed_book_change_arrives_once_in_order(backend: Backend) {
     client
         .subscribe("austen", BOOKS, json!({ "author": austen.to_string() }))
         .await;
-    app.subscriptions_open(2).await;
+    client
+        .subscribe("eliot", BOOKS, json!({ "author": other.to_string() }))
+        .await;
+    app.subscriptions_open(3).await;
 
     let created = write(&app, &format!(r#"mutation {{ createBook(input: {{authorId: "{austen}", title: "Emma", publishedYear: 1815}}) {{ id }} }}"#)).await;
     let emma = &created["createBook"]["id"];
@@ -101,8 +104,9 @@ async fn every_committed_book_change_arrives_once_in_order(backend: Backend) {
 
     let mut all = Vec::new();
     let mut theirs = Vec::new();
+    let mut eliots = Vec::new();
     let mut first_update = None;
-    while all.len() < 6 || theirs.len() < 5 {
+    while all.len() < 6 || theirs.len() < 5 || eliots.len() < 2 {
         match client.receive().await {
             Received::Json(message) if message["type"] == "next" => {
                 let payload = &message["payload"];
@@ -111,8 +115,10 @@ async fn every_committed_book_change_arrives_once_in_order(backend: Backend) {
                         first_update = Some(payload["data"]["bookChanged"].clone());
                     }
                     all.push(book_event(payload));
-                } else {
+                } else if message["id"] == "austen" {
                     theirs.push(book_event(payload));
+                } else {
+                    eliots.push(book_event(payload));
                 }
             }
             other => panic!("unexpected {other:?}"),
@@ -131,6 +137,8 @@ async fn every_committed_book_change_arrives_once_in_order(backend: Backend) {
     let mut until_moved_away = expected.clone();
     until_moved_away.remove(3);
     assert_eq!(theirs, until_moved_away);
+    // The new author's subscribers see it arrive, then go.
+    assert_eq!(eliots, expected[2..4]);
     // The row as that commit left it, whatever came after.
     assert_eq!(
         first_update.unwrap(),
@@ -329,7 +337,50 @@ async fn a_subscription_over_http_is_refused_with_where_to_go(backend: Backend) 
     );
 }
 
+/// One transaction of the largest size (`createAuthor` with 1,000 books) reaches a subscriber
+/// that reads as changes come, whole and in order; one book more is refused.
+async fn a_thousand_changes_at_once_reach_a_reader(backend: Backend) {
+    let (app, address) = spawn(backend, |_| {}).await;
+    let mut client = WsClient::connect(address, json!({})).await;
+    client
+        .subscribe(
+            "s",
+            "subscription { bookChanged { bookId book { title } } }",
+            json!({}),
+        )
+        .await;
+    app.subscriptions_open(1).await;
+    let books = |n: usize| -> String {
+        let books: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{title: "Volume {i}"}}"#))
+            .collect();
+        format!(
+            r#"mutation {{ createAuthor(input: {{name: "Prolific", books: [{}]}}) {{ id }} }}"#,
+            books.join(",")
+        )
+    };
+    let refused = app.graphql(&books(1001)).await;
+    assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["argument"],
+        "input.books"
+    );
+    write(&app, &books(1000)).await;
+    for i in 0..1000 {
+        let payload = client.next_payload("s").await;
+        assert_eq!(
+            payload["data"]["bookChanged"]["book"]["title"],
+            format!("Volume {i}")
+        );
+    }
+    assert_eq!(
+        client.receive_within(Duration::from_millis(300)).await,
+        None
+    );
+}
+
 on_every_backend!(
+    a_thousand_changes_at_once_reach_a_reader,
     a_subscription_over_http_is_refused_with_where_to_go,
     every_committed_book_change_arrives_once_in_order,
     author_changes_arrive_and_book_changes_send_none,
@@ -487,6 +538,47 @@ mod protocol {
             .await
             .expect("an upgrade");
         assert_eq!(client.closed().await.0, 4406, "no subprotocol");
+
+        let mut client = WsClient::connect(address, json!({})).await;
+        client.subscribe("", BOOKS, json!({})).await;
+        assert_eq!(client.closed().await.0, 4400, "an empty id");
+
+        // An operation that does not validate gets the protocol's `error`, and the connection
+        // goes on.
+        let mut client = WsClient::connect(address, json!({})).await;
+        client
+            .subscribe("v", "subscription { nothingHere }", json!({}))
+            .await;
+        match client.receive().await {
+            Received::Json(message) => {
+                assert_eq!(message["type"], "error", "{message}");
+                assert_eq!(message["id"], "v");
+                assert!(
+                    message["payload"][0]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("nothingHere")
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let deep = format!(
+            "subscription {{ bookChanged {{ book {{ {}name{} }} }} }}",
+            "author { books { nodes { author { ".repeat(4),
+            "} } } }".repeat(4)
+        );
+        client.subscribe("deep", &deep, json!({})).await;
+        match client.receive().await {
+            Received::Json(message) => {
+                assert_eq!(message["type"], "error", "{message}");
+                assert_eq!(
+                    message["payload"][0]["extensions"]["code"],
+                    "QUERY_TOO_COMPLEX"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        client.sync().await;
 
         // The bystander was not affected.
         bystander
@@ -649,6 +741,12 @@ mod protocol {
         assert_eq!(
             reader.receive_within(Duration::from_millis(300)).await,
             None
+        );
+        let metrics = app.metrics.render(&app.db);
+        assert!(
+            metrics.contains(r#"subscription_events_dropped_total{reason="send_timeout"}"#)
+                || metrics.contains(r#"subscription_events_dropped_total{reason="fell_behind"}"#),
+            "{metrics}"
         );
         let _ = author;
         drop(stuck);

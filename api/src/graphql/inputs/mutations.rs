@@ -5,7 +5,7 @@ use async_graphql::{ID, InputObject, MaybeUndefined};
 use super::parse_id;
 use crate::{
     domain::{AuthorName, BookTitle, PublishedYear},
-    error::{ApiResult, all, both},
+    error::{ApiError, ApiResult, all, both},
     store::book::{BookChanges, NewBook},
 };
 
@@ -14,7 +14,7 @@ use crate::{
 pub struct CreateAuthorInput {
     /// The name, 1 to 100 characters after trimming.
     pub name: String,
-    /// Books to create with the author; all are written or none.
+    /// Books to create with the author, at most 1,000; all are written or none.
     pub books: Option<Vec<NewBookInput>>,
 }
 
@@ -57,24 +57,35 @@ pub struct UpdateBookInput {
 }
 
 impl CreateAuthorInput {
+    /// The most books created with one author: one transaction's changes stay a burst that
+    /// subscribers can take.
+    pub const MAX_BOOKS: usize = 1000;
+
     /// The validated name and books.
     ///
     /// # Errors
     /// `BAD_USER_INPUT` listing every invalid field.
     pub fn parse(self) -> ApiResult<(AuthorName, Vec<NewBook>)> {
         let name = AuthorName::parse("input.name", &self.name);
-        let books = all(self
-            .books
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-            .map(|(i, book)| {
-                new_book(
-                    &format!("input.books[{i}]"),
-                    &book.title,
-                    book.published_year,
-                )
-            }));
+        let given = self.books.unwrap_or_default();
+        if given.len() > Self::MAX_BOOKS {
+            let too_many = Err(ApiError::invalid(
+                "input.books",
+                format_args!(
+                    "must hold at most {} books, got {}",
+                    Self::MAX_BOOKS,
+                    given.len()
+                ),
+            ));
+            return both(name, too_many);
+        }
+        let books = all(given.iter().enumerate().map(|(i, book)| {
+            new_book(
+                &format!("input.books[{i}]"),
+                &book.title,
+                book.published_year,
+            )
+        }));
         both(name, books)
     }
 }

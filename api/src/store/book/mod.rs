@@ -7,8 +7,8 @@ use entity::book;
 use sea_orm::{
     ActiveModelTrait, ActiveValue,
     ActiveValue::{NotSet, Set, Unchanged},
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, SqlErr, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, SqlErr, TransactionTrait,
     sea_query::{Alias, Condition, Expr, ExprTrait, Func},
 };
 
@@ -201,7 +201,7 @@ impl NewBook {
 /// `NOT_FOUND` when the author does not exist (the foreign key refuses the row); otherwise when
 /// the database fails.
 pub async fn insert(
-    db: &impl TransactionTrait,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     live: &Changes,
     author_id: i64,
     book: &NewBook,
@@ -276,7 +276,7 @@ pub struct BookChanges {
 /// `NOT_FOUND` for a missing book, or a missing author to move it to; otherwise when the
 /// database fails.
 pub async fn update(
-    db: &impl TransactionTrait,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     live: &Changes,
     id: i64,
     changes: &BookChanges,
@@ -328,7 +328,11 @@ fn differs<T: Into<sea_orm::Value> + PartialEq>(new: Option<T>, old: T) -> Activ
 ///
 /// # Errors
 /// `NOT_FOUND` when there is no such book; otherwise when the database fails.
-pub async fn delete(db: &impl TransactionTrait, live: &Changes, id: i64) -> ApiResult<()> {
+pub async fn delete(
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
+    live: &Changes,
+    id: i64,
+) -> ApiResult<()> {
     let txn = super::begin_write(db).await?;
     let written = async {
         let by_id = book::Entity::delete_many().filter(book::Column::Id.eq(id));
