@@ -439,7 +439,7 @@ mod listening {
         let terminated = app
             .scalar(
                 "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
-                 WHERE application_name = 'authors-api listener' AND datname = current_database()",
+                 WHERE application_name = 'authors-api listener' AND query LIKE 'LISTEN%' AND datname = current_database()",
             )
             .await;
         assert_eq!(terminated, 1, "one listening connection");
