@@ -6,6 +6,7 @@ fn main() {
     for (cfg, variable) in [
         ("postgres_tests", "TEST_POSTGRES_URL"),
         ("mysql_tests", "TEST_MYSQL_URL"),
+        ("replica_tests", "TEST_POSTGRES_REPLICA_URL"),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={variable}");

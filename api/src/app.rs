@@ -31,6 +31,7 @@ use crate::{
     live::{self, Changes, Hub},
     metrics::Metrics,
     playground,
+    replicas::Replicas,
     ws::Connections,
 };
 
@@ -51,6 +52,8 @@ pub struct AppState {
     pub hub: Hub,
     /// The WebSocket connections and their limits.
     pub connections: Arc<Connections>,
+    /// The read replicas, if any.
+    pub replicas: Arc<Replicas>,
 }
 
 /// How HTTP requests are treated (docs/reference.md § Configuration).
@@ -109,6 +112,7 @@ impl AppState {
                 hub.clone(),
             ),
             hub,
+            replicas: Arc::new(Replicas::none(&metrics)),
             connections: Arc::new(Connections::new(
                 config.ws_max_connections as usize,
                 config.ws_settings(),
@@ -124,6 +128,17 @@ impl AppState {
                 request_timeout: config.request_timeout(),
             }),
         }
+    }
+}
+
+impl AppState {
+    /// This state, reading from `replicas`, which it starts checking.
+    #[must_use]
+    pub fn with_replicas(mut self, replicas: Replicas) -> Self {
+        let replicas = Arc::new(replicas);
+        Replicas::watch(&replicas, self.db.clone());
+        self.replicas = replicas;
+        self
     }
 }
 

@@ -147,6 +147,21 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub db_timeout_secs: u64,
 
+    /// Read replicas of a PostgreSQL `DATABASE_URL`, comma-separated: queries read from them,
+    /// taken in turn. Their passwords are never logged.
+    #[arg(
+        long,
+        env = "DATABASE_REPLICA_URLS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub database_replica_urls: Vec<String>,
+
+    /// A replica whose replay is more than this many bytes of WAL behind the primary is taken
+    /// out of service until it catches up.
+    #[arg(long, env = "REPLICA_MAX_LAG_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub replica_max_lag_bytes: u64,
+
     /// Database connection that LISTENs for the changes other instances commit (PostgreSQL): a
     /// direct connection to the primary, never a transaction-mode pooler or a replica. Defaults
     /// to `DATABASE_URL`. Its password is never logged.

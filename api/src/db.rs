@@ -11,7 +11,7 @@ use sea_orm::{
 use crate::{config::Config, metrics::Metrics};
 
 /// How long a pooled connection may stay idle before it is checked when taken again.
-const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+pub(crate) const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 /// Opens the pool described by `config` and counts every statement it runs in `metrics`, through
 /// SeaORM's metric callback: once per statement, inside transactions too.
@@ -51,8 +51,8 @@ pub async fn connect(config: &Config, metrics: &Metrics) -> Result<DatabaseConne
         options.max_connections(1);
     }
     let mut db = Database::connect(options).await?;
-    let metrics = metrics.clone();
-    db.set_metric_callback(move |_| metrics.statement_executed());
+    let statements = metrics.statements_of("primary");
+    db.set_metric_callback(move |_| statements.inc());
     Ok(db)
 }
 
@@ -110,7 +110,7 @@ pub fn redacted(url: &str) -> String {
 }
 
 /// `text` with the password of `url`, if any, replaced by `***`.
-fn redact_in(text: &str, url: &str) -> String {
+pub(crate) fn redact_in(text: &str, url: &str) -> String {
     let password = url
         .split_once("://")
         .and_then(|(_, rest)| rest.split('/').next())

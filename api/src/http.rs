@@ -299,7 +299,21 @@ async fn respond(state: &AppState, headers: &HeaderMap, request: graphql::Prepar
         tracing::Span::current().record("operation", tracing::field::display(operation));
     }
     let started = Instant::now();
-    let reply = state.graphql.run(request).await;
+    let reply = match state.replicas.choose(headers, request.is_mutation()) {
+        None => state.graphql.run(request).await,
+        Some((replica, db)) => {
+            let again = request.copy();
+            let reply = state.graphql.run_on(request, &db).await;
+            if reply.failed_internally() {
+                // The replica failed it: the primary answers instead, and the replica waits for
+                // its next check.
+                state.replicas.take_out(replica, "a read on it failed");
+                state.graphql.run(state.graphql.prepare(again)).await
+            } else {
+                reply
+            }
+        }
+    };
     let outcome = if reply.errors().is_empty() {
         Outcome::Ok
     } else {

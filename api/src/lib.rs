@@ -24,6 +24,8 @@ pub mod live;
 pub mod metrics;
 /// GraphiQL, served by the binary alone.
 pub mod playground;
+/// Read replicas: which pool a request reads from.
+pub mod replicas;
 /// Demo data.
 pub mod seed;
 /// All SQL: keyset pages, filters, the per-author pages of many authors, counts, inserts.

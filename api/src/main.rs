@@ -99,6 +99,7 @@ async fn serve(config: &Config) -> Result<(), String> {
     if config.database_url.starts_with("postgres") {
         api::live::check_listen_url(config.listen_url())?;
     }
+    let replicas = api::replicas::Replicas::from_config(config, &metrics).await?;
     let first_run = seed::is_first_run(config);
     let db = db::connect_and_migrate(config, &metrics).await?;
     if first_run {
@@ -127,7 +128,9 @@ async fn serve(config: &Config) -> Result<(), String> {
     } else {
         tracing::info!("no bearer tokens: open to anyone on this machine (loopback only)");
     }
-    let app = app::build_app(AppState::with_auth(db.clone(), metrics, config, auth));
+    let app = app::build_app(
+        AppState::with_auth(db.clone(), metrics, config, auth).with_replicas(replicas),
+    );
     app::serve(
         listener,
         app,

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use sea_orm::DatabaseConnection;
 
@@ -40,11 +40,13 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: Histogram,
-    statements: IntCounter,
+    statements: IntCounterVec,
     batch_keys: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
     live: Live,
+    replicas: IntGaugeVec,
+    replica_moves: IntCounterVec,
 }
 
 /// The metrics of WebSocket connections and live updates.
@@ -83,8 +85,14 @@ impl Metrics {
             ]),
         )
         .expect("valid metric");
-        let statements = IntCounter::new("sql_statements_total", "SQL statements executed.")
-            .expect("valid metric");
+        let statements = IntCounterVec::new(
+            Opts::new(
+                "sql_statements_total",
+                "SQL statements executed, by pool: primary, replica1, replica2, ...",
+            ),
+            &["pool"],
+        )
+        .expect("valid metric");
         let batch_keys = HistogramVec::new(
             HistogramOpts::new(
                 "dataloader_batch_keys",
@@ -141,8 +149,26 @@ impl Metrics {
             )
             .expect("valid metric"),
         };
+        let replicas = IntGaugeVec::new(
+            Opts::new(
+                "db_replicas",
+                "Read replicas by state: in_service, out_of_service.",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let replica_moves = IntCounterVec::new(
+            Opts::new(
+                "db_replica_moves_total",
+                "Times a read replica was put in service (to=in_service) or taken out (to=out_of_service).",
+            ),
+            &["to"],
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(live.connections.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(replicas.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(replica_moves.clone()),
+            Box::new(live.connections.clone()),
             Box::new(live.subscriptions.clone()),
             Box::new(live.delivered.clone()),
             Box::new(live.dropped.clone()),
@@ -168,7 +194,40 @@ impl Metrics {
             pool_connections,
             pool_idle,
             live,
+            replicas,
+            replica_moves,
         }
+    }
+
+    /// The counter of SQL statements of `pool`.
+    pub fn statements_of(&self, pool: &str) -> IntCounter {
+        self.statements.with_label_values(&[pool])
+    }
+
+    /// SQL statements executed so far on `pool`.
+    pub fn statements_executed_on(&self, pool: &str) -> u64 {
+        self.statements.with_label_values(&[pool]).get()
+    }
+
+    /// The read replicas in and out of service now.
+    pub fn replicas(&self, in_service: usize, out_of_service: usize) {
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.replicas
+            .with_label_values(&["in_service"])
+            .set(count(in_service));
+        self.replicas
+            .with_label_values(&["out_of_service"])
+            .set(count(out_of_service));
+    }
+
+    /// A replica was put in service, or taken out.
+    pub fn replica_moved(&self, in_service: bool) {
+        let to = if in_service {
+            "in_service"
+        } else {
+            "out_of_service"
+        };
+        self.replica_moves.with_label_values(&[to]).inc();
     }
 
     /// A WebSocket connection opened.
@@ -213,14 +272,15 @@ impl Metrics {
         self.live.dropped.with_label_values(&[reason]).inc_by(count);
     }
 
-    /// Counts one SQL statement.
-    pub fn statement_executed(&self) {
-        self.statements.inc();
-    }
-
-    /// SQL statements executed so far.
+    /// SQL statements executed so far, on every pool.
     pub fn statements_executed(&self) -> u64 {
-        self.statements.get()
+        use prometheus::core::Collector;
+        self.statements
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .map(|metric| metric.get_counter().get_value() as u64)
+            .sum()
     }
 
     /// Records one executed GraphQL request and how long it took.

@@ -297,6 +297,17 @@ impl Prepared {
         self.request.query.trim().is_empty() && self.refusal.is_none()
     }
 
+    /// A new request with the same text, operation, variables and extensions, to run again.
+    pub fn copy(&self) -> Request {
+        let mut request =
+            Request::new(self.request.query.clone()).variables(self.request.variables.clone());
+        request
+            .operation_name
+            .clone_from(&self.request.operation_name);
+        request.extensions.clone_from(&self.request.extensions);
+        request
+    }
+
     /// Whether it names a persisted query (`extensions.persistedQuery`).
     pub fn is_persisted_query(&self) -> bool {
         self.request.extensions.contains_key("persistedQuery")

@@ -124,9 +124,14 @@ impl Service {
         self.run(self.prepare(request)).await
     }
 
-    /// Executes a prepared request, with fresh per-request loaders whose batches are
-    /// deterministic.
+    /// Executes a prepared request on the primary: [`Service::run_on`] its pool.
     pub async fn run(&self, prepared: Prepared) -> Reply {
+        self.run_on(prepared, &self.db.clone()).await
+    }
+
+    /// Executes a prepared request with every statement on `db` (the primary's pool, or a
+    /// replica's), with fresh per-request loaders whose batches are deterministic.
+    pub async fn run_on(&self, prepared: Prepared, db: &DatabaseConnection) -> Reply {
         if let Some(refusal) = prepared.refusal {
             return Reply::new(async_graphql::Response::from_errors(vec![refusal]));
         }
@@ -136,7 +141,9 @@ impl Service {
             request = request.data(ListsAsJson);
         }
         let standstill = Standstill::new();
-        let request = request.data(Loaders::new(&self.db, &self.batches, &standstill));
+        let request = request
+            .data(db.clone())
+            .data(Loaders::new(db, &self.batches, &standstill));
         let mut response = standstill.run(self.schema.execute(request)).await;
         limits::add_limit_codes(&mut response);
         Reply::new(response)

@@ -17,6 +17,17 @@ impl Reply {
         &self.0.errors
     }
 
+    /// Whether an error of the response is the database's (`INTERNAL_SERVER_ERROR`).
+    pub fn failed_internally(&self) -> bool {
+        self.0.errors.iter().any(|error| {
+            error
+                .extensions
+                .as_ref()
+                .and_then(|extensions| extensions.get("code"))
+                .is_some_and(|code| *code == Value::from("INTERNAL_SERVER_ERROR"))
+        })
+    }
+
     /// Whether the request executed: it has data, or an error raised while executing (with a
     /// path). A request refused by parsing, validation or a limit did not.
     pub fn executed(&self) -> bool {

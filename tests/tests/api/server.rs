@@ -363,7 +363,9 @@ async fn metrics_count_requests_statements_batches_and_the_pool(backend: Backend
     }
     let statements = app.metrics.statements_executed();
     assert!(
-        text.contains(&format!("sql_statements_total {statements}")),
+        text.contains(&format!(
+            r#"sql_statements_total{{pool="primary"}} {statements}"#
+        )),
         "{text}"
     );
 }
@@ -558,4 +560,39 @@ async fn a_first_run_on_the_default_database_has_demo_data_and_no_other_does() {
         Some(1)
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `DATABASE_REPLICA_URLS` naming the primary itself (a mistake, or a test setup): accepted with
+/// a warning, and reads go there (the real replica is tested in `tests/replicas.rs`).
+mod replica_urls {
+    use super::*;
+
+    async fn a_replica_url_that_leads_to_the_primary_is_accepted_and_serves_reads(
+        admin_url: String,
+    ) {
+        let app = TestApp::spawn_with(Backend::Postgres(admin_url), |config| {
+            config.database_replica_urls = vec![config.database_url.clone()];
+        })
+        .await;
+        let started = Instant::now();
+        while !app
+            .metrics
+            .render(&app.db)
+            .contains(r#"db_replicas{state="in_service"} 1"#)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the replica in service"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let before = app.metrics.statements_executed_on("replica1");
+        let answer = app.graphql(QUERY).await;
+        assert!(answer["errors"].is_null(), "{answer}");
+        assert!(app.metrics.statements_executed_on("replica1") > before);
+    }
+
+    on_every_backend!(postgres_only:
+        a_replica_url_that_leads_to_the_primary_is_accepted_and_serves_reads,
+    );
 }

@@ -188,6 +188,39 @@ impl TestApp {
         }
     }
 
+    /// The app over a fresh PostgreSQL database with a read replica: the same database on the
+    /// streaming replica at `replica_port` (it appears there once the replica has replayed its
+    /// creation). Returns the replica's URL too.
+    #[allow(dead_code)] // used by the `replicas` test binary
+    pub async fn spawn_with_replica(
+        admin_url: &str,
+        replica_port: u16,
+        configure: impl FnOnce(&mut Config),
+    ) -> (Self, String) {
+        LazyLock::force(&TRACING);
+        let database = TempDatabase::create(admin_url).await;
+        let replica_url = database.url(Some(replica_port));
+        let waited = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            loop {
+                if let Ok(db) = sea_orm::Database::connect(replica_url.as_str()).await {
+                    db.close().await.ok();
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "the database reached the replica");
+        let url = database.url(None);
+        let replica = replica_url.clone();
+        let app = Self::over(url, Some(database), move |config| {
+            config.database_replica_urls = vec![replica];
+            configure(config);
+        })
+        .await;
+        (app, replica_url)
+    }
+
     /// The app over a fresh PostgreSQL database that it reaches through `proxy`.
     pub async fn spawn_behind(
         admin_url: &str,
@@ -210,7 +243,12 @@ impl TestApp {
         let db = db::connect_and_migrate(&config, &metrics)
             .await
             .expect("the test database is reachable");
-        let state = AppState::new(db.clone(), metrics.clone(), &config).expect("valid settings");
+        let replicas = api::replicas::Replicas::from_config(&config, &metrics)
+            .await
+            .expect("valid replica settings");
+        let state = AppState::new(db.clone(), metrics.clone(), &config)
+            .expect("valid settings")
+            .with_replicas(replicas);
         let hub = state.hub.clone();
         // On PostgreSQL, changes committed from here on reach the subscribers.
         tokio::time::timeout(std::time::Duration::from_secs(10), hub.listening())

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Streaming replicas of the local PostgreSQL 15 cluster `main` (127.0.0.1:5432), for trying and
+# testing DATABASE_REPLICA_URLS on one machine: N more clusters, `replica1` on port 5433,
+# `replica2` on 5434, …, each made by pg_basebackup -R and started. Idempotent: a replica that
+# already runs is left as it is. Run as root (it uses Debian's pg_createcluster and pg_ctlcluster).
+#
+#   deploy/replicas.sh 2      # then DATABASE_REPLICA_URLS=postgres://postgres@127.0.0.1:5433/DB,...
+#
+# The primary's pg_hba.conf gets a `replication` entry for 127.0.0.1 (trust, as its other local
+# entries on this kind of machine), and each replica accepts local connections the same way.
+set -euo pipefail
+count="${1:-1}"
+version=15
+primary_port=5432
+hba="/etc/postgresql/$version/main/pg_hba.conf"
+
+as_postgres() { runuser -u postgres -- "$@"; }
+
+if ! grep -qE '^host\s+replication\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
+  echo "host replication all 127.0.0.1/32 trust" >>"$hba"
+  as_postgres psql -h 127.0.0.1 -p "$primary_port" -qAtc "SELECT pg_reload_conf()" >/dev/null
+fi
+
+for i in $(seq 1 "$count"); do
+  name="replica$i"
+  port=$((primary_port + i))
+  if pg_lsclusters -h | awk '{print $2, $4}' | grep -qE "^$name online" &&
+    [ "$(as_postgres psql -h 127.0.0.1 -p "$port" -qAtc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = "t" ]; then
+    echo "$name: running on port $port"
+    continue
+  fi
+  if pg_lsclusters -h | awk '{print $2}' | grep -qx "$name"; then
+    pg_dropcluster --stop "$version" "$name"
+  fi
+  pg_createcluster -p "$port" "$version" "$name" >/dev/null
+  data="/var/lib/postgresql/$version/$name"
+  rm -rf "$data"
+  install -d -o postgres -g postgres -m 700 "$data"
+  as_postgres pg_basebackup -h 127.0.0.1 -p "$primary_port" -U postgres -D "$data" -R -X stream -c fast
+  conf="/etc/postgresql/$version/$name"
+  cat >"$conf/pg_hba.conf" <<HBA
+local all all trust
+host all all 127.0.0.1/32 trust
+host all all ::1/128 trust
+HBA
+  # Queries on the replica are not cancelled by replay conflicts while the tests pause replay.
+  echo "max_standby_streaming_delay = -1" >>"$conf/postgresql.conf"
+  pg_ctlcluster "$version" "$name" start
+  for _ in $(seq 1 50); do
+    [ "$(as_postgres psql -h 127.0.0.1 -p "$port" -qAtc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = "t" ] && break
+    sleep 0.2
+  done
+  echo "$name: started on port $port, replicating 127.0.0.1:$primary_port"
+done
