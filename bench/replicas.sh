@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Read replicas under load (SCALING.md): one catalogue served by the release binary with 0, 1 and
+# 2 local streaming replicas (deploy/replicas.sh 2), for Q1 (a page of 100 authors with their
+# books), Q3 (one author with their books) and Q4 (createBook). Prints requests/s, p50 and p99
+# latency (medians of RUNS runs of SECONDS each, wrk at CONCURRENCY) and the SQL statements per
+# request on each pool, read from /metrics.
+#
+#   bench/replicas.sh                 # AUTHORS=10000 BOOKS=100000 RUNS=3 SECONDS=10 CONCURRENCY=16
+#
+# Every server here shares the same 2 cores: this measures what replicas cost, not what they
+# add (each replica competes with the primary and the service for the same CPU).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AUTHORS="${AUTHORS:-10000}" BOOKS="${BOOKS:-100000}" RUNS="${RUNS:-3}"
+DURATION="${SECONDS_EACH:-10}" CONCURRENCY="${CONCURRENCY:-16}"
+ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+PORT=18100
+URL="http://127.0.0.1:$PORT"
+DB="bench_replicas_$$"
+
+command -v wrk >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+deploy/replicas.sh 2 >&2
+cargo build --quiet --release -p api -p bench --bins
+
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  psql -q "$ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+psql -q "$ADMIN" -c "CREATE DATABASE $DB" >/dev/null
+base="${ADMIN%/*}"
+export DATABASE_URL="$base/$DB?sslmode=disable"
+replica_url() { echo "postgres://postgres@127.0.0.1:$((5432 + $1))/$DB?sslmode=disable"; }
+target/release/bench load --authors "$AUTHORS" --books "$BOOKS" --layout scattered >&2
+
+metric() { curl -s "$URL/metrics" | awk -v name="$1" 'index($1, name) == 1 {sum += $2} END {print sum + 0}'; }
+median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+Q1='{"query":"{ authors(first: 100) { nodes { id name books { nodes { id title publishedYear } } } } }"}'
+Q3='{"query":"{ author(id: \"'$((AUTHORS / 2))'\") { name books { nodes { title } } } }"}'
+
+echo "| replicas | query | requests/s | p50 ms | p99 ms | statements/request: primary | replica1 | replica2 |"
+echo "|---|---|---|---|---|---|---|---|"
+for count in 0 1 2; do
+  urls=""
+  for i in $(seq 1 "$count"); do urls="${urls:+$urls,}$(replica_url "$i")"; done
+  # The replicas have replayed the catalogue before the server starts.
+  DATABASE_REPLICA_URLS="$urls" LISTEN_ADDR="127.0.0.1:$PORT" NO_MIGRATE=true RUST_LOG=warn \
+    target/release/api >/dev/null 2>&1 &
+  SERVER=$!
+  for _ in $(seq 1 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
+  for _ in $(seq 1 100); do
+    [ "$(metric 'db_replicas{state="in_service"}')" = "$count" ] && break
+    sleep 0.1
+  done
+  for query in Q1 Q3 Q4; do
+    write=0 body=""
+    case $query in Q1) body="$Q1" ;; Q3) body="$Q3" ;; Q4) write=1 ;; esac
+    rps=() p50=() p99=()
+    before=(0 0 0) after=(0 0 0) requests=0
+    for pool in 0 1 2; do
+      name=primary; [ "$pool" -gt 0 ] && name="replica$pool"
+      before[$pool]=$(metric "sql_statements_total{pool=\"$name\"}")
+    done
+    for _ in $(seq 1 "$RUNS"); do
+      result=$(BENCH_BODY="$body" BENCH_WRITE="$write" BENCH_AUTHORS="$AUTHORS" \
+        wrk -t2 -c"$CONCURRENCY" -d"${DURATION}s" -s bench/wrk/graphql.lua "$URL/graphql" | grep '^RESULT')
+      rps+=("$(echo "$result" | sed -n 's/.*rps=\([^ ]*\).*/\1/p')")
+      p50+=("$(echo "$result" | sed -n 's/.*p50_ms=\([^ ]*\).*/\1/p')")
+      p99+=("$(echo "$result" | sed -n 's/.*p99_ms=\([^ ]*\).*/\1/p')")
+      requests=$((requests + $(echo "$result" | sed -n 's/.*requests=\([^ ]*\).*/\1/p')))
+      errors=$(echo "$result" | sed -n 's/.*errors=\([^ ]*\).*/\1/p')
+      [ "$errors" = 0 ] || echo "warning: $errors failed requests ($count replicas, $query)" >&2
+    done
+    sleep 1
+    per=()
+    for pool in 0 1 2; do
+      name=primary; [ "$pool" -gt 0 ] && name="replica$pool"
+      after[$pool]=$(metric "sql_statements_total{pool=\"$name\"}")
+      per+=("$(awk -v d="$((after[pool] - before[pool]))" -v r="$requests" 'BEGIN {printf "%.2f", d / r}')")
+    done
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$count" "$query" \
+      "$(printf '%s\n' "${rps[@]}" | median)" "$(printf '%s\n' "${p50[@]}" | median)" \
+      "$(printf '%s\n' "${p99[@]}" | median)" "${per[0]}" "${per[1]}" "${per[2]}"
+  done
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+done
