@@ -5,14 +5,19 @@
 # latency (medians of RUNS runs of SECONDS each, wrk at CONCURRENCY) and the SQL statements per
 # request on each pool, read from /metrics.
 #
-#   bench/replicas.sh                 # AUTHORS=10000 BOOKS=100000 RUNS=3 SECONDS=10 CONCURRENCY=16
+#   bench/replicas.sh                 # AUTHORS=10000 BOOKS=100000 RUNS=3 SECONDS_EACH=10 CONCURRENCY=16
+#   bench/replicas.sh --quick         # tiny catalogue, debug build, 1 s runs: keeps it from rotting
 #
 # Every server here shares the same 2 cores: this measures what replicas cost, not what they
 # add (each replica competes with the primary and the service for the same CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AUTHORS="${AUTHORS:-10000}" BOOKS="${BOOKS:-100000}" RUNS="${RUNS:-3}"
-DURATION="${SECONDS_EACH:-10}" CONCURRENCY="${CONCURRENCY:-16}"
+DURATION="${SECONDS_EACH:-10}" CONCURRENCY="${CONCURRENCY:-16}" PROFILE=release
+if [ "${1:-}" = --quick ]; then
+  AUTHORS=200 BOOKS=2000 RUNS=1 DURATION=1 PROFILE=dev
+fi
+BIN="target/$([ "$PROFILE" = dev ] && echo debug || echo release)"
 ADMIN="${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 PORT=18100
 URL="http://127.0.0.1:$PORT"
@@ -20,7 +25,7 @@ DB="bench_replicas_$$"
 
 command -v wrk >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 deploy/replicas.sh 2 >&2
-cargo build --quiet --release -p api -p bench --bins
+cargo build --quiet --profile "$PROFILE" -p api -p bench --bins
 
 SERVER=""
 cleanup() {
@@ -32,7 +37,7 @@ psql -q "$ADMIN" -c "CREATE DATABASE $DB" >/dev/null
 base="${ADMIN%/*}"
 export DATABASE_URL="$base/$DB?sslmode=disable"
 replica_url() { echo "postgres://postgres@127.0.0.1:$((5432 + $1))/$DB?sslmode=disable"; }
-target/release/bench load --authors "$AUTHORS" --books "$BOOKS" --layout scattered >&2
+"$BIN/bench" load --authors "$AUTHORS" --books "$BOOKS" --layout scattered >&2
 
 metric() { curl -s "$URL/metrics" | awk -v name="$1" 'index($1, name) == 1 {sum += $2} END {print sum + 0}'; }
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -47,7 +52,7 @@ for count in 0 1 2; do
   for i in $(seq 1 "$count"); do urls="${urls:+$urls,}$(replica_url "$i")"; done
   # The replicas have replayed the catalogue before the server starts.
   DATABASE_REPLICA_URLS="$urls" LISTEN_ADDR="127.0.0.1:$PORT" NO_MIGRATE=true RUST_LOG=warn \
-    target/release/api >/dev/null 2>&1 &
+    "$BIN/api" >/dev/null 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
   for _ in $(seq 1 100); do
@@ -71,7 +76,7 @@ for count in 0 1 2; do
       p99+=("$(echo "$result" | sed -n 's/.*p99_ms=\([^ ]*\).*/\1/p')")
       requests=$((requests + $(echo "$result" | sed -n 's/.*requests=\([^ ]*\).*/\1/p')))
       errors=$(echo "$result" | sed -n 's/.*errors=\([^ ]*\).*/\1/p')
-      [ "$errors" = 0 ] || echo "warning: $errors failed requests ($count replicas, $query)" >&2
+      [ "$errors" = 0 ] || { echo "$errors failed requests ($count replicas, $query)" >&2; exit 1; }
     done
     sleep 1
     per=()
