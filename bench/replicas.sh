@@ -38,6 +38,14 @@ base="${ADMIN%/*}"
 export DATABASE_URL="$base/$DB?sslmode=disable"
 replica_url() { echo "postgres://postgres@127.0.0.1:$((5432 + $1))/$DB?sslmode=disable"; }
 "$BIN/bench" load --authors "$AUTHORS" --books "$BOOKS" --layout scattered >&2
+# Both replicas replay the whole catalogue before anything is measured.
+target=$(psql -qAt "$ADMIN" -c "SELECT pg_current_wal_lsn()")
+for port in 5433 5434; do
+  for _ in $(seq 1 300); do
+    [ "$(psql -qAt "postgres://postgres@127.0.0.1:$port/postgres" -c "SELECT pg_last_wal_replay_lsn() >= '$target'")" = t ] && break
+    sleep 0.1
+  done
+done
 
 metric() { curl -s "$URL/metrics" | awk -v name="$1" 'index($1, name) == 1 {sum += $2} END {print sum + 0}'; }
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -59,6 +67,8 @@ for count in 0 1 2; do
     [ "$(metric 'db_replicas{state="in_service"}')" = "$count" ] && break
     sleep 0.1
   done
+  [ "$(metric 'db_replicas{state="in_service"}')" = "$count" ] ||
+    { echo "$count replicas are not in service after 10 s" >&2; exit 1; }
   for query in Q1 Q3 Q4; do
     write=0 body=""
     case $query in Q1) body="$Q1" ;; Q3) body="$Q3" ;; Q4) write=1 ;; esac

@@ -6,9 +6,12 @@
 #
 #   deploy/replicas.sh 2      # then DATABASE_REPLICA_URLS=postgres://postgres@127.0.0.1:5433/DB,...
 #
-# The primary's pg_hba.conf gets a `replication` entry for 127.0.0.1 (trust, as its other local
-# entries on this kind of machine), and each replica accepts local connections the same way.
+# The primary's pg_hba.conf gets a `replication` entry for 127.0.0.1, first (trust: any local user
+# may then copy the databases, which suits a test machine, not a shared one), and each replica
+# accepts local connections the same way. A replica left paused or stopped (a test killed midway)
+# is resumed or started.
 set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "run as root: it manages PostgreSQL clusters" >&2; exit 1; }
 count="${1:-1}"
 version=15
 primary_port=5432
@@ -17,15 +20,22 @@ hba="/etc/postgresql/$version/main/pg_hba.conf"
 as_postgres() { runuser -u postgres -- "$@"; }
 
 if ! grep -qE '^host\s+replication\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
-  echo "host replication all 127.0.0.1/32 trust" >>"$hba"
-  as_postgres psql -h 127.0.0.1 -p "$primary_port" -qAtc "SELECT pg_reload_conf()" >/dev/null
+  # First: pg_hba.conf takes the first line that matches.
+  sed -i '1i host replication all 127.0.0.1/32 trust' "$hba"
+  pg_ctlcluster "$version" main reload
 fi
+
+in_recovery() { [ "$(as_postgres psql -h 127.0.0.1 -p "$1" -qAtc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = "t" ]; }
 
 for i in $(seq 1 "$count"); do
   name="replica$i"
   port=$((primary_port + i))
-  if pg_lsclusters -h | awk '{print $2, $4}' | grep -qE "^$name online" &&
-    [ "$(as_postgres psql -h 127.0.0.1 -p "$port" -qAtc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = "t" ]; then
+  if pg_lsclusters -h | awk '{print $2, $4}' | grep -qE "^$name down" &&
+    [ -f "/var/lib/postgresql/$version/$name/standby.signal" ]; then
+    pg_ctlcluster "$version" "$name" start || true
+  fi
+  if pg_lsclusters -h | awk '{print $2, $4}' | grep -qE "^$name online" && in_recovery "$port"; then
+    as_postgres psql -h 127.0.0.1 -p "$port" -qAtc "SELECT pg_wal_replay_resume()" >/dev/null
     echo "$name: running on port $port"
     continue
   fi
@@ -47,8 +57,9 @@ HBA
   echo "max_standby_streaming_delay = -1" >>"$conf/postgresql.conf"
   pg_ctlcluster "$version" "$name" start
   for _ in $(seq 1 50); do
-    [ "$(as_postgres psql -h 127.0.0.1 -p "$port" -qAtc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = "t" ] && break
+    in_recovery "$port" && break
     sleep 0.2
   done
+  in_recovery "$port" || { echo "$name: not replicating after 10 s (see /var/log/postgresql)" >&2; exit 1; }
   echo "$name: started on port $port, replicating 127.0.0.1:$primary_port"
 done

@@ -136,7 +136,7 @@ impl AppState {
     #[must_use]
     pub fn with_replicas(mut self, replicas: Replicas) -> Self {
         let replicas = Arc::new(replicas);
-        Replicas::watch(&replicas, self.db.clone());
+        Replicas::watch(&replicas);
         self.replicas = replicas;
         self
     }

@@ -103,6 +103,20 @@ pub fn redacted(url: &str) -> String {
         },
         None => authority.to_owned(),
     };
+    let path = path.map(|path| match path.split_once('?') {
+        // A password may come as a parameter too.
+        Some((database, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{database}?{}", query.join("&"))
+        }
+        None => path.to_owned(),
+    });
     match path {
         Some(path) => format!("{scheme}://{authority}/{path}"),
         None => format!("{scheme}://{authority}"),
@@ -141,6 +155,10 @@ mod tests {
         assert_eq!(
             redacted("sqlite://authors.db?mode=rwc"),
             "sqlite://authors.db?mode=rwc"
+        );
+        assert_eq!(
+            redacted("postgres://app@db/books?sslmode=disable&password=s3cret"),
+            "postgres://app@db/books?sslmode=disable&password=***"
         );
     }
 }

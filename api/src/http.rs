@@ -211,6 +211,10 @@ pub async fn get_graphql(
             HeaderValue::from_static(PERSISTED_CACHE_CONTROL),
         );
         headers.append(header::VARY, HeaderValue::from_static("accept"));
+        if !state.replicas.is_empty() {
+            // A cache must not answer a client that asks for the primary with a replica's answer.
+            headers.append(header::VARY, HeaderValue::from_static("read-from"));
+        }
     }
     response
 }
@@ -305,9 +309,9 @@ async fn respond(state: &AppState, headers: &HeaderMap, request: graphql::Prepar
             let again = request.copy();
             let reply = state.graphql.run_on(request, &db).await;
             if reply.failed_internally() {
-                // The replica failed it: the primary answers instead, and the replica waits for
-                // its next check.
-                state.replicas.take_out(replica, "a read on it failed");
+                // The replica failed it: the primary answers instead, and the replica is taken
+                // out when it does not answer either.
+                state.replicas.read_failed_on(replica).await;
                 state.graphql.run(state.graphql.prepare(again)).await
             } else {
                 reply

@@ -47,6 +47,7 @@ pub struct Metrics {
     live: Live,
     replicas: IntGaugeVec,
     replica_moves: IntCounterVec,
+    reads_run_again: IntCounter,
 }
 
 /// The metrics of WebSocket connections and live updates.
@@ -165,8 +166,14 @@ impl Metrics {
             &["to"],
         )
         .expect("valid metric");
+        let reads_run_again = IntCounter::new(
+            "db_replica_reads_run_again_total",
+            "Queries that failed on a replica and ran again on the primary.",
+        )
+        .expect("valid metric");
         for collector in [
-            Box::new(replicas.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(reads_run_again.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(replicas.clone()),
             Box::new(replica_moves.clone()),
             Box::new(live.connections.clone()),
             Box::new(live.subscriptions.clone()),
@@ -196,7 +203,18 @@ impl Metrics {
             live,
             replicas,
             replica_moves,
+            reads_run_again,
         }
+    }
+
+    /// A query failed on a replica and runs again on the primary.
+    pub fn read_run_again(&self) {
+        self.reads_run_again.inc();
+    }
+
+    /// Queries run again on the primary so far.
+    pub fn reads_run_again(&self) -> u64 {
+        self.reads_run_again.get()
     }
 
     /// The counter of SQL statements of `pool`.

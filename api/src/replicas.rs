@@ -9,7 +9,7 @@
 
 use std::{
     sync::{
-        Arc, Weak,
+        Arc, Mutex, PoisonError, Weak,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Duration,
@@ -17,7 +17,7 @@ use std::{
 
 use axum::http::HeaderMap;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::{config::Config, db, metrics::Metrics};
 
@@ -26,6 +26,9 @@ const CHECK_EVERY: Duration = Duration::from_secs(1);
 
 /// How long a check may take before the replica counts as not answering.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a replica on which a read failed has to answer a round trip.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// The request header that sends a query to the primary.
 pub const READ_FROM: &str = "read-from";
@@ -36,12 +39,19 @@ pub struct Replicas {
     next: AtomicUsize,
     max_lag_bytes: u64,
     metrics: Metrics,
+    /// A connection of the checks' own to the primary: a busy request pool cannot make a check
+    /// fail.
+    primary_check: Option<PgPool>,
+    /// Serialises changes of state, so that the gauges follow them.
+    moving: Mutex<()>,
 }
 
 struct Member {
     /// The replica's URL without its password.
     name: String,
     db: DatabaseConnection,
+    /// A connection of the checks' own to the replica.
+    check: PgPool,
     in_service: AtomicBool,
     /// Whether it was found not to be a replica (warned about once).
     not_a_replica: AtomicBool,
@@ -55,6 +65,8 @@ impl Replicas {
             next: AtomicUsize::new(0),
             max_lag_bytes: 0,
             metrics: metrics.clone(),
+            primary_check: None,
+            moving: Mutex::new(()),
         }
     }
 
@@ -66,9 +78,22 @@ impl Replicas {
     /// the primary is not PostgreSQL.
     pub async fn from_config(config: &Config, metrics: &Metrics) -> Result<Self, String> {
         let mut members = Vec::new();
-        for url in config.database_replica_urls.iter().map(|url| url.trim()) {
+        for (index, url) in config
+            .database_replica_urls
+            .iter()
+            .map(|url| url.trim())
+            .enumerate()
+        {
             if url.is_empty() {
                 continue;
+            }
+            if !url.contains("://") {
+                // Never echoed: it may be the end of a password cut at a comma.
+                return Err(format!(
+                    "DATABASE_REPLICA_URLS: entry {} is not a URL (a comma in a password must be \
+                     written %2C)",
+                    index + 1
+                ));
             }
             let name = db::redacted(url);
             if !config.database_url.starts_with("postgres") {
@@ -92,14 +117,14 @@ impl Replicas {
                 .sqlx_logging(false)
                 .connect_lazy(true);
             let pool = format!("replica{}", members.len() + 1);
-            members.push((name, options, pool));
+            members.push((name, url, options, pool));
         }
         let mut connected = Vec::new();
-        for (name, options, pool) in members {
+        for (name, url, options, pool) in members {
             let mut db = Database::connect(options).await.map_err(|err| {
                 format!(
                     "DATABASE_REPLICA_URLS: {name}: {}",
-                    db::redact_in(&err.to_string(), &name)
+                    db::redact_in(&err.to_string(), url)
                 )
             })?;
             let counter = metrics.statements_of(&pool);
@@ -107,16 +132,24 @@ impl Replicas {
             connected.push(Member {
                 name,
                 db,
+                check: check_pool(url)?,
                 in_service: AtomicBool::new(false),
                 not_a_replica: AtomicBool::new(false),
             });
         }
         let members = connected;
+        let primary_check = if members.is_empty() {
+            None
+        } else {
+            Some(check_pool(&config.database_url)?)
+        };
         let replicas = Self {
             members,
             next: AtomicUsize::new(0),
             max_lag_bytes: config.replica_max_lag_bytes,
             metrics: metrics.clone(),
+            primary_check,
+            moving: Mutex::new(()),
         };
         replicas.report();
         Ok(replicas)
@@ -144,13 +177,25 @@ impl Replicas {
             .map(|i| (i, self.members[i].db.clone()))
     }
 
-    /// Takes replica `index` out of service at once (a read on it failed); the next check puts
-    /// it back when it answers.
-    pub fn take_out(&self, index: usize, why: &str) {
-        self.set(index, false, why);
+    /// After a read failed on replica `index`: takes it out of service at once when it does not
+    /// answer a round trip within a short wait (the next check puts it back once it does). A
+    /// replica that answers failed the read for a reason of the read's own (a timeout, a
+    /// conflict with replay), and stays in.
+    pub async fn read_failed_on(&self, index: usize) {
+        let member = &self.members[index];
+        let probe = tokio::time::timeout(
+            PROBE_TIMEOUT,
+            sqlx::query("SELECT 1").execute(&member.check),
+        )
+        .await;
+        if !matches!(probe, Ok(Ok(_))) {
+            self.set(index, false, "a read on it failed and it does not answer");
+        }
+        self.metrics.read_run_again();
     }
 
     fn set(&self, index: usize, in_service: bool, why: &str) {
+        let _moving = self.moving.lock().unwrap_or_else(PoisonError::into_inner);
         let member = &self.members[index];
         if member.in_service.swap(in_service, Ordering::AcqRel) != in_service {
             if in_service {
@@ -173,8 +218,8 @@ impl Replicas {
             .replicas(in_service, self.members.len() - in_service);
     }
 
-    /// Checks every replica against `primary` every second, for as long as `replicas` lives.
-    pub fn watch(replicas: &Arc<Self>, primary: DatabaseConnection) {
+    /// Checks every replica against the primary every second, for as long as `replicas` lives.
+    pub fn watch(replicas: &Arc<Self>) {
         if replicas.members.is_empty() {
             return;
         }
@@ -187,23 +232,29 @@ impl Replicas {
                 let Some(replicas) = replicas.upgrade() else {
                     return;
                 };
-                replicas.check(&primary).await;
+                replicas.check().await;
             }
         });
     }
 
-    /// One check of every replica.
-    async fn check(&self, primary: &DatabaseConnection) {
-        let primary_position = lsn_of(primary, "SELECT pg_current_wal_lsn()::text").await;
-        for (index, member) in self.members.iter().enumerate() {
-            let state = tokio::time::timeout(
+    /// One check of every replica, at once. When the primary's position cannot be read (it is
+    /// down, or busy), lag cannot be measured: each replica that answers keeps its state.
+    async fn check(&self) {
+        let primary_position = match &self.primary_check {
+            Some(pool) => lsn_of(pool, "SELECT pg_current_wal_lsn()::text").await,
+            None => None,
+        };
+        let states = futures_util::future::join_all(self.members.iter().map(|member| {
+            tokio::time::timeout(
                 CHECK_TIMEOUT,
                 sqlx::query_as::<_, (bool, Option<String>)>(
                     "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text",
                 )
-                .fetch_one(member.db.get_postgres_connection_pool()),
+                .fetch_one(&member.check),
             )
-            .await;
+        }))
+        .await;
+        for (index, (member, state)) in self.members.iter().zip(states).enumerate() {
             match state {
                 Err(_) => self.set(index, false, "it did not answer in time"),
                 Ok(Err(err)) => {
@@ -218,18 +269,41 @@ impl Replicas {
                     self.set(index, true, "");
                 }
                 Ok(Ok((true, replayed))) => {
-                    let lag = primary_position
-                        .zip(replayed.as_deref().and_then(parse_lsn))
-                        .map(|(primary, replayed)| primary.saturating_sub(replayed));
-                    match lag {
-                        Some(lag) if lag <= self.max_lag_bytes => self.set(index, true, ""),
+                    let Some(primary) = primary_position else {
+                        continue;
+                    };
+                    match replayed.as_deref().and_then(parse_lsn) {
+                        Some(replayed)
+                            if primary.saturating_sub(replayed) <= self.max_lag_bytes =>
+                        {
+                            self.set(index, true, "");
+                        }
                         Some(_) => self.set(index, false, "its replay lags too far behind"),
-                        None => self.set(index, false, "its lag cannot be measured"),
+                        None => self.set(index, false, "it replays nothing"),
                     }
                 }
             }
         }
     }
+}
+
+/// A pool of one connection for the checks of the server at `url`, connected when first used.
+fn check_pool(url: &str) -> Result<PgPool, String> {
+    let options = url
+        .parse::<PgConnectOptions>()
+        .map_err(|err| {
+            format!(
+                "{}: {}",
+                db::redacted(url),
+                db::redact_in(&err.to_string(), url)
+            )
+        })?
+        .application_name("authors-api replica check");
+    Ok(PgPoolOptions::new()
+        .max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(CHECK_TIMEOUT)
+        .connect_lazy_with(options))
 }
 
 /// Whether the request asks to read from the primary.
@@ -240,11 +314,11 @@ fn asks_for_primary(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("primary"))
 }
 
-/// The WAL position `sql` returns on `db`, when it answers in time.
-async fn lsn_of(db: &DatabaseConnection, sql: &'static str) -> Option<u64> {
+/// The WAL position `sql` returns on `pool`, when it answers in time.
+async fn lsn_of(pool: &PgPool, sql: &'static str) -> Option<u64> {
     let answered = tokio::time::timeout(
         CHECK_TIMEOUT,
-        sqlx::query_scalar::<_, String>(sql).fetch_one(db.get_postgres_connection_pool()),
+        sqlx::query_scalar::<_, String>(sql).fetch_one(pool),
     )
     .await;
     answered.ok()?.ok().as_deref().and_then(parse_lsn)
