@@ -111,6 +111,8 @@ async fn serve(config: &Config) -> Result<(), String> {
     let address = listener
         .local_addr()
         .map_err(|err| format!("cannot read the listening address: {err}"))?;
+    // Before the address is announced: a SIGTERM from then on shuts down gracefully.
+    let shutdown = app::shutdown_signal();
     tracing::info!(
         database = %db::redacted(&config.database_url),
         "GraphQL on http://{address}/graphql"
@@ -131,14 +133,9 @@ async fn serve(config: &Config) -> Result<(), String> {
     let app = app::build_app(
         AppState::with_auth(db.clone(), metrics, config, auth).with_replicas(replicas),
     );
-    app::serve(
-        listener,
-        app,
-        app::shutdown_signal(),
-        config.shutdown_timeout(),
-    )
-    .await
-    .map_err(|err| format!("server error: {err}"))?;
+    app::serve(listener, app, shutdown, config.shutdown_timeout())
+        .await
+        .map_err(|err| format!("server error: {err}"))?;
     db.close()
         .await
         .map_err(|err| format!("closing the pool: {err}"))?;
