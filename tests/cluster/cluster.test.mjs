@@ -25,9 +25,13 @@ const BOOK_CHANGED = "subscription { bookChanged { kind bookId book { title auth
 const SNAPSHOT = "{ authors(first: 100) { nodes { books(first: 1000) { nodes { id title authorId } } } } }";
 
 function psql(database, sql) {
-  return execFileSync("psql", ["-h", PG.host, "-p", PG.port, "-U", PG.user, "-d", database, "-At", "-F", "|", "-c", sql], {
-    encoding: "utf8",
-  }).trim();
+  return execFileSync(
+    "psql",
+    ["-h", PG.host, "-p", PG.port, "-U", PG.user, "-d", database, "-At", "-F", "|", "-c", sql],
+    {
+      encoding: "utf8",
+    },
+  ).trim();
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -58,7 +62,8 @@ const SCRIPT = new URL("../../deploy/three-instances.sh", import.meta.url).pathn
  */
 async function startCluster(databaseUrl) {
   const env = { ...process.env };
-  for (const key of Object.keys(env)) if (/^(DATABASE_|LISTEN_ADDR|JWT_|CORS_|MAX_|RUST_LOG)/.test(key)) delete env[key];
+  for (const key of Object.keys(env))
+    if (/^(DATABASE_|LISTEN_ADDR|JWT_|CORS_|MAX_|RUST_LOG)/.test(key)) delete env[key];
   Object.assign(env, {
     DATABASE_URL: databaseUrl,
     API_BIN: BIN,
@@ -209,140 +214,233 @@ class Viewer {
   }
 }
 
-test("three instances behind HAProxy: every committed change reaches every subscriber exactly once, through a SIGKILL", { timeout: 180_000 }, async (t) => {
-  const database = `cluster_${process.pid}_${Date.now()}`;
-  psql("postgres", `CREATE DATABASE ${database}`);
-  const url = `postgres://${PG.user}@${PG.host}:${PG.port}/${database}`;
-  let cluster;
-  let viewers = [];
-  t.after(async () => {
-    for (const viewer of viewers) viewer.stop();
-    if (cluster && cluster.script.exitCode === null) {
-      const exited = new Promise((resolve) => cluster.script.once("exit", resolve));
-      cluster.script.kill("SIGTERM");
-      await exited;
+test(
+  "three instances behind HAProxy: every committed change reaches every subscriber exactly once, through a SIGKILL",
+  { timeout: 180_000 },
+  async (t) => {
+    const database = `cluster_${process.pid}_${Date.now()}`;
+    psql("postgres", `CREATE DATABASE ${database}`);
+    const url = `postgres://${PG.user}@${PG.host}:${PG.port}/${database}`;
+    let cluster;
+    let viewers = [];
+    t.after(async () => {
+      for (const viewer of viewers) viewer.stop();
+      if (cluster && cluster.script.exitCode === null) {
+        const exited = new Promise((resolve) => cluster.script.once("exit", resolve));
+        cluster.script.kill("SIGTERM");
+        await exited;
+      }
+      psql("postgres", `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    });
+    cluster = await startCluster(url);
+    const { instances, balancer } = cluster;
+    assert.equal(instances.length, 3);
+    const [, , victim] = instances;
+
+    const authors = [];
+    for (const name of ["Jane Austen", "George Eliot", "Mary Shelley", "Toni Morrison", "Chinua Achebe"]) {
+      authors.push(
+        (
+          await graphql(
+            balancer.address,
+            `
+              mutation ($n: String!) {
+                createAuthor(input: { name: $n }) {
+                  id
+                }
+              }
+            `,
+            { n: name },
+          )
+        ).createAuthor.id,
+      );
     }
-    psql("postgres", `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  });
-  cluster = await startCluster(url);
-  const { instances, balancer } = cluster;
-  assert.equal(instances.length, 3);
-  const [, , victim] = instances;
 
-  const authors = [];
-  for (const name of ["Jane Austen", "George Eliot", "Mary Shelley", "Toni Morrison", "Chinua Achebe"]) {
-    authors.push((await graphql(balancer.address, `mutation($n: String!) { createAuthor(input: {name: $n}) { id } }`, { n: name })).createAuthor.id);
-  }
+    viewers = instances.flatMap((instance) =>
+      Array.from({ length: SUBSCRIBERS_PER_INSTANCE }, (_, i) =>
+        Object.assign(new Viewer(`${instance.name}${i}`, instance.address, balancer.address), { instance }),
+      ),
+    );
+    for (const instance of instances) {
+      await until(
+        `subscriptions on ${instance.name}`,
+        async () => (await subscriptionsOn(instance)) === SUBSCRIBERS_PER_INSTANCE,
+      );
+    }
 
-  viewers = instances.flatMap((instance) =>
-    Array.from({ length: SUBSCRIBERS_PER_INSTANCE }, (_, i) => Object.assign(new Viewer(`${instance.name}${i}`, instance.address, balancer.address), { instance })),
-  );
-  for (const instance of instances) {
-    await until(`subscriptions on ${instance.name}`, async () => (await subscriptionsOn(instance)) === SUBSCRIBERS_PER_INSTANCE);
-  }
-
-  // Writers through the balancer; `c` is killed once 40% of the writes are acknowledged.
-  const acknowledged = [];
-  let failed = 0;
-  let killedAt = null;
-  const total = WRITERS * OPERATIONS;
-  const writer = async (w) => {
-    const mine = [];
-    let seed = w + 1;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-    for (let n = 0; n < OPERATIONS; n++) {
-      const title = `w${w}-op${n}`;
-      const choice = mine.length === 0 ? 0 : random();
-      try {
-        if (choice < 0.5) {
-          const author = authors[Math.floor(random() * authors.length)];
-          const { createBook } = await graphql(balancer.address, `mutation($a: ID!, $t: String!) { createBook(input: {authorId: $a, title: $t}) { id } }`, { a: author, t: title });
-          mine.push(createBook.id);
-          acknowledged.push({ kind: "CREATED", id: createBook.id, title });
-        } else if (choice < 0.85) {
-          const id = mine[Math.floor(random() * mine.length)];
-          const author = authors[Math.floor(random() * authors.length)];
-          await graphql(balancer.address, `mutation($id: ID!, $t: String!, $a: ID) { updateBook(id: $id, input: {title: $t, authorId: $a}) { id } }`, { id, t: title, a: author });
-          acknowledged.push({ kind: "UPDATED", id, title });
-        } else {
-          const id = mine.splice(Math.floor(random() * mine.length), 1)[0];
-          await graphql(balancer.address, `mutation($id: ID!) { deleteBook(id: $id) { deletedBookId } }`, { id });
-          acknowledged.push({ kind: "DELETED", id });
+    // Writers through the balancer; `c` is killed once 40% of the writes are acknowledged.
+    const acknowledged = [];
+    let failed = 0;
+    let killedAt = null;
+    const total = WRITERS * OPERATIONS;
+    const writer = async (w) => {
+      const mine = [];
+      let seed = w + 1;
+      const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+      for (let n = 0; n < OPERATIONS; n++) {
+        const title = `w${w}-op${n}`;
+        const choice = mine.length === 0 ? 0 : random();
+        try {
+          if (choice < 0.5) {
+            const author = authors[Math.floor(random() * authors.length)];
+            const { createBook } = await graphql(
+              balancer.address,
+              `
+                mutation ($a: ID!, $t: String!) {
+                  createBook(input: { authorId: $a, title: $t }) {
+                    id
+                  }
+                }
+              `,
+              { a: author, t: title },
+            );
+            mine.push(createBook.id);
+            acknowledged.push({ kind: "CREATED", id: createBook.id, title });
+          } else if (choice < 0.85) {
+            const id = mine[Math.floor(random() * mine.length)];
+            const author = authors[Math.floor(random() * authors.length)];
+            await graphql(
+              balancer.address,
+              `
+                mutation ($id: ID!, $t: String!, $a: ID) {
+                  updateBook(id: $id, input: { title: $t, authorId: $a }) {
+                    id
+                  }
+                }
+              `,
+              { id, t: title, a: author },
+            );
+            acknowledged.push({ kind: "UPDATED", id, title });
+          } else {
+            const id = mine.splice(Math.floor(random() * mine.length), 1)[0];
+            await graphql(
+              balancer.address,
+              `
+                mutation ($id: ID!) {
+                  deleteBook(id: $id) {
+                    deletedBookId
+                  }
+                }
+              `,
+              { id },
+            );
+            acknowledged.push({ kind: "DELETED", id });
+          }
+        } catch {
+          failed += 1; // in flight on the killed instance: committed or not, the database knows
         }
+        if (killedAt === null && acknowledged.length >= total * 0.4) {
+          killedAt = Date.now();
+          process.kill(victim.pid, "SIGKILL");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)));
+    assert.ok(killedAt, "the instance was killed");
+
+    // A last change: once every viewer has it, each has every change committed before it.
+    const final = (
+      await graphql(
+        balancer.address,
+        `
+          mutation ($a: ID!) {
+            createBook(input: { authorId: $a, title: "FINAL" }) {
+              id
+            }
+          }
+        `,
+        { a: authors[0] },
+      )
+    ).createBook.id;
+    await until("every viewer to see the last change", () => viewers.every((v) => v.books.has(final)));
+
+    const rows = psql(database, "SELECT id, title, author_id FROM book ORDER BY id")
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => line.split("|"));
+    const truth = new Map(rows.map(([id, title, authorId]) => [id, { title, authorId }]));
+    const survivors = viewers.filter((v) => v.instance !== victim);
+    const rescued = viewers.filter((v) => v.instance === victim);
+    const reference = [...survivors[0].events];
+    const key = (e) => `${e.kind}:${e.id}:${e.title ?? ""}`;
+
+    for (const viewer of survivors) {
+      assert.deepEqual(viewer.told, [], `${viewer.name} was never told it missed anything`);
+      assert.equal(viewer.connections.length, 1, `${viewer.name} kept its connection`);
+      assert.equal(
+        new Set(viewer.events.map(key)).size,
+        viewer.events.length,
+        `${viewer.name}: no change twice`,
+      );
+      assert.deepEqual(viewer.events, reference, `${viewer.name}: the same changes in the same order`);
+      assert.equal(viewer.events.at(-1).id, final);
+      assert.deepEqual(viewer.books, truth, `${viewer.name} shows what the database holds`);
+    }
+    const seen = new Set(reference.map(key));
+    for (const write of acknowledged)
+      assert.ok(seen.has(key(write)), `acknowledged ${key(write)} was delivered`);
+    for (const viewer of rescued) {
+      assert.ok(viewer.told.length >= 1, `${viewer.name} was told it may have missed changes`);
+      assert.equal(
+        viewer.connections.at(-1),
+        balancer.address,
+        `${viewer.name} came back through the balancer`,
+      );
+      assert.deepEqual(viewer.books, truth, `${viewer.name} shows what the database holds after refetching`);
+    }
+
+    // Every listening connection dropped at once: each surviving instance listens again and tells
+    // its subscribers, who refetch; a change after that reaches them all.
+    const dropped = Date.now();
+    const terminated = psql(
+      database,
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'authors-api listener' AND query LIKE 'LISTEN%' AND datname = current_database()",
+    );
+    assert.equal(terminated, "2");
+    const toldCount = new Map(viewers.map((v) => [v, v.told.length]));
+    await until("every survivor to be told", () => survivors.every((v) => v.told.length > toldCount.get(v)));
+    const reconnectMs = survivors.map((v) => v.told.at(-1).at - dropped);
+    // The balancer takes the instances back after two good readiness checks.
+    const after = await until("the balancer to take a write again", async () => {
+      try {
+        return (
+          await graphql(
+            balancer.address,
+            `
+              mutation ($a: ID!) {
+                createBook(input: { authorId: $a, title: "AFTER" }) {
+                  id
+                }
+              }
+            `,
+            { a: authors[1] },
+          )
+        ).createBook.id;
       } catch {
-        failed += 1; // in flight on the killed instance: committed or not, the database knows
+        return null;
       }
-      if (killedAt === null && acknowledged.length >= total * 0.4) {
-        killedAt = Date.now();
-        process.kill(victim.pid, "SIGKILL");
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w)));
-  assert.ok(killedAt, "the instance was killed");
+    });
+    await until("every viewer to see the change after the drop", () =>
+      viewers.every((v) => v.books.has(after)),
+    );
 
-  // A last change: once every viewer has it, each has every change committed before it.
-  const final = (await graphql(balancer.address, `mutation($a: ID!) { createBook(input: {authorId: $a, title: "FINAL"}) { id } }`, { a: authors[0] })).createBook.id;
-  await until("every viewer to see the last change", () => viewers.every((v) => v.books.has(final)));
-
-  const rows = psql(database, "SELECT id, title, author_id FROM book ORDER BY id")
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => line.split("|"));
-  const truth = new Map(rows.map(([id, title, authorId]) => [id, { title, authorId }]));
-  const survivors = viewers.filter((v) => v.instance !== victim);
-  const rescued = viewers.filter((v) => v.instance === victim);
-  const reference = [...survivors[0].events];
-  const key = (e) => `${e.kind}:${e.id}:${e.title ?? ""}`;
-
-  for (const viewer of survivors) {
-    assert.deepEqual(viewer.told, [], `${viewer.name} was never told it missed anything`);
-    assert.equal(viewer.connections.length, 1, `${viewer.name} kept its connection`);
-    assert.equal(new Set(viewer.events.map(key)).size, viewer.events.length, `${viewer.name}: no change twice`);
-    assert.deepEqual(viewer.events, reference, `${viewer.name}: the same changes in the same order`);
-    assert.equal(viewer.events.at(-1).id, final);
-    assert.deepEqual(viewer.books, truth, `${viewer.name} shows what the database holds`);
-  }
-  const seen = new Set(reference.map(key));
-  for (const write of acknowledged) assert.ok(seen.has(key(write)), `acknowledged ${key(write)} was delivered`);
-  for (const viewer of rescued) {
-    assert.ok(viewer.told.length >= 1, `${viewer.name} was told it may have missed changes`);
-    assert.equal(viewer.connections.at(-1), balancer.address, `${viewer.name} came back through the balancer`);
-    assert.deepEqual(viewer.books, truth, `${viewer.name} shows what the database holds after refetching`);
-  }
-
-  // Every listening connection dropped at once: each surviving instance listens again and tells
-  // its subscribers, who refetch; a change after that reaches them all.
-  const dropped = Date.now();
-  const terminated = psql(database, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'authors-api listener' AND query LIKE 'LISTEN%' AND datname = current_database()");
-  assert.equal(terminated, "2");
-  const toldCount = new Map(viewers.map((v) => [v, v.told.length]));
-  await until("every survivor to be told", () => survivors.every((v) => v.told.length > toldCount.get(v)));
-  const reconnectMs = survivors.map((v) => v.told.at(-1).at - dropped);
-  // The balancer takes the instances back after two good readiness checks.
-  const after = await until("the balancer to take a write again", async () => {
-    try {
-      return (await graphql(balancer.address, `mutation($a: ID!) { createBook(input: {authorId: $a, title: "AFTER"}) { id } }`, { a: authors[1] })).createBook.id;
-    } catch {
-      return null;
-    }
-  });
-  await until("every viewer to see the change after the drop", () => viewers.every((v) => v.books.has(after)));
-
-  const committed = reference.length + 1; // and the one after the drop
-  const delivered = viewers.reduce((sum, v) => sum + v.events.length, 0);
-  const missedByRescued = rescued.map((v) => reference.filter((e) => !new Set(v.events.map(key)).has(key(e))).length);
-  console.log(
-    JSON.stringify({
-      writesAttempted: total,
-      writesAcknowledged: acknowledged.length,
-      writesFailedInFlight: failed,
-      changesCommitted: committed,
-      delivered,
-      lostBySurvivors: 0,
-      missedWhileReconnecting: missedByRescued,
-      rescuedReconnectedAfterMs: rescued.map((v) => v.told[0].at - killedAt),
-      listenerDropToToldMs: reconnectMs,
-    }),
-  );
-});
+    const committed = reference.length + 1; // and the one after the drop
+    const delivered = viewers.reduce((sum, v) => sum + v.events.length, 0);
+    const missedByRescued = rescued.map(
+      (v) => reference.filter((e) => !new Set(v.events.map(key)).has(key(e))).length,
+    );
+    console.log(
+      JSON.stringify({
+        writesAttempted: total,
+        writesAcknowledged: acknowledged.length,
+        writesFailedInFlight: failed,
+        changesCommitted: committed,
+        delivered,
+        lostBySurvivors: 0,
+        missedWhileReconnecting: missedByRescued,
+        rescuedReconnectedAfterMs: rescued.map((v) => v.told[0].at - killedAt),
+        listenerDropToToldMs: reconnectMs,
+      }),
+    );
+  },
+);
