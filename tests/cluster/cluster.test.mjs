@@ -1,8 +1,7 @@
 // deploy/three-instances.sh: three instances of the `api` binary on one PostgreSQL database
-// behind HAProxy. Subscribers on
-// each instance, writers through the balancer, one instance killed with SIGKILL in the middle;
-// then every instance's listening connection dropped at once. The database is the truth each
-// subscriber's view is compared with at the end.
+// behind HAProxy. Subscribers on each instance, writers through the balancer, one instance killed
+// with SIGKILL in the middle; then every instance's listening connection dropped at once. The
+// database is the truth each subscriber's view is compared with at the end.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
