@@ -399,10 +399,6 @@ pub trait ListenerObserver: Send + Sync + 'static {
     fn listener_reconnected(&self, took: Duration);
 }
 
-impl ListenerObserver for () {
-    fn listener_reconnected(&self, _: Duration) {}
-}
-
 /// Starts listening for the changes committed to the PostgreSQL database at `url`, on one
 /// connection of its own, and hands them to `hub` until every handle on the hub is dropped.
 ///

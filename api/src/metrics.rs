@@ -280,11 +280,6 @@ impl Metrics {
         self.live.delivered.inc();
     }
 
-    /// Subscription responses delivered so far.
-    pub fn events_delivered(&self) -> u64 {
-        self.live.delivered.get()
-    }
-
     /// `count` changes did not reach a client, for `reason`.
     pub fn events_dropped(&self, reason: &str, count: u64) {
         self.live.dropped.with_label_values(&[reason]).inc_by(count);

@@ -63,6 +63,20 @@ async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
     row.try_get::<i64>("", "n").expect("an integer `n`")
 }
 
+/// A connection to the replica's copy of the test database, once it holds the author written.
+async fn replayed(replica_url: &str) -> DatabaseConnection {
+    let replica = Database::connect(replica_url).await.expect("the replica");
+    let started = Instant::now();
+    while scalar(&replica, "SELECT count(*) AS n FROM author").await < 1 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the author written reached the replica"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    replica
+}
+
 fn replicas_in_service(app: &TestApp) -> bool {
     app.metrics
         .render(&app.db)
@@ -149,17 +163,7 @@ async fn reads_go_to_the_replica_and_writes_to_the_primary() {
         "nothing of a mutation reads the replica"
     );
 
-    let replica = Database::connect(replica_url.as_str())
-        .await
-        .expect("the replica");
-    let started = Instant::now();
-    while scalar(&replica, "SELECT count(*) AS n FROM author").await < 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the write reached the replica"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let replica = replayed(&replica_url).await;
     for _ in 0..3 {
         assert_eq!(names(&post(&app, NAMES, false).await), ["Replicated"]);
     }
@@ -297,18 +301,7 @@ async fn a_replica_stopped_mid_run_fails_no_request_and_serves_again_when_back()
     )
     .await;
     until("the replica in service", || replicas_in_service(&app)).await;
-    let replica = Database::connect(replica_url.as_str())
-        .await
-        .expect("the replica");
-    let started = Instant::now();
-    while scalar(&replica, "SELECT count(*) AS n FROM author").await < 1 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the author reached the replica"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    replica.close().await.ok();
+    replayed(&replica_url).await.close().await.ok();
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let reader = tokio::spawn(async move {
@@ -362,11 +355,10 @@ async fn a_replica_stopped_mid_run_fails_no_request_and_serves_again_when_back()
     stop.send_replace(true);
     let (ok, failed) = reader.await.expect("the reader");
     assert!(failed.is_empty(), "failed requests: {failed:?}");
-    let again = app.metrics.reads_run_again();
-    assert!(
-        again > 0,
-        "reads failed on the stopping replica and ran again on the primary"
+    // How many depends on whether a read or the check met the stopped replica first.
+    eprintln!(
+        "{} reads ran again on the primary",
+        app.metrics.reads_run_again()
     );
-    eprintln!("{again} reads ran again on the primary");
     eprintln!("{ok} reads, none failed, through the stop and the start");
 }

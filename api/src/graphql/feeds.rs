@@ -120,16 +120,6 @@ impl Feeds {
         }
     }
 
-    /// The number of running feeds.
-    pub fn len(&self) -> usize {
-        self.open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .filter(|feed| feed.strong_count() > 0)
-            .count()
-    }
-
     /// The responses of subscription `request`, from the feed of the same subscription when one
     /// runs, else from a new one. The client is registered when this returns: a change committed
     /// from now on reaches it.

@@ -174,11 +174,6 @@ impl Service {
         }
         self.feeds.join(&self.schema, prepared.request).boxed()
     }
-
-    /// The number of subscriptions that run, each shared by its clients.
-    pub fn feeds(&self) -> usize {
-        self.feeds.len()
-    }
 }
 
 /// Typed access to what resolvers need from the context.

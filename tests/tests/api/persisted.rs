@@ -102,7 +102,41 @@ async fn a_hash_is_unknown_until_its_query_is_sent_then_answered_over_post_and_g
         get_headers[header::CACHE_CONTROL],
         "public, max-age=0, s-maxage=10"
     );
+    assert!(
+        !varies(&get_headers).contains(&"read-from"),
+        "no replicas, one answer"
+    );
     assert_eq!(browser_headers[header::CONTENT_TYPE], "application/json");
+}
+
+/// The values of `Vary`.
+fn varies(headers: &axum::http::HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(header::VARY)
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .collect()
+}
+
+/// With read replicas, a cached GET answer may come from a replica: a cache keys it by
+/// `Read-From` too, so a client that asks for the primary never gets it.
+mod with_replicas {
+    use super::*;
+
+    async fn a_cacheable_answer_varies_by_read_from(admin_url: String) {
+        let app = TestApp::spawn_with(Backend::Postgres(admin_url), |config| {
+            config.database_replica_urls = vec![config.database_url.clone()];
+        })
+        .await;
+        let hash = sha256_hex(QUERY);
+        app.post_json(&json!({ "query": QUERY, "extensions": extensions(&hash) }))
+            .await;
+        let (status, headers, _) = get_hash(&app, &hash, "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(varies(&headers).contains(&"read-from"), "{headers:?}");
+    }
+
+    on_every_backend!(postgres_only: a_cacheable_answer_varies_by_read_from);
 }
 
 /// Variables travel with the hash; a stored mutation is still refused over GET, and never

@@ -379,6 +379,36 @@ FROM g;
 ANALYZE;
 ";
 
+/// The deep pages whose plans the SQLite and MariaDB tests read: a list, its ordering, and the
+/// index that ordering must seek.
+const DEEP_PAGES: [(&str, &str, &str); 3] = [
+    ("authors", "[{ field: NAME }]", "idx_author_name"),
+    (
+        "books",
+        "[{ field: PUBLISHED_YEAR, direction: DESC }]",
+        "idx_book_year",
+    ),
+    (
+        "books",
+        "[{ field: PUBLISHED_YEAR, direction: DESC }, { field: TITLE }]",
+        "idx_book_year_title",
+    ),
+];
+
+/// A page of `list` in `order_by` after the cursor `$c`.
+fn deep_page(list: &str, order_by: &str) -> String {
+    format!(
+        "query($c: String) {{ {list}(first: 20, after: $c, orderBy: {order_by}) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}"
+    )
+}
+
+/// Each of 20 authors' first 5 books by `field`, newest first.
+fn nested_books(field: &str) -> String {
+    format!(
+        "{{ authors(first: 20) {{ nodes {{ books(first: 5, orderBy: [{{ field: {field}, direction: DESC }}]) {{ nodes {{ id }} }} }} }} }}"
+    )
+}
+
 /// SQLite's `EXPLAIN QUERY PLAN` of every statement `query` runs, one line per step.
 async fn sqlite_plan(catalogue: &Catalogue, query: &str, variables: Value) -> Vec<String> {
     explained(catalogue, query, variables, "EXPLAIN QUERY PLAN")
@@ -440,32 +470,15 @@ async fn sqlite_reads_every_ordering_along_its_index() {
         }
     }
     for field in ["ID", "TITLE", "PUBLISHED_YEAR"] {
-        let query = format!(
-            "{{ authors(first: 20) {{ nodes {{ books(first: 5, orderBy: [{{ field: {field}, direction: DESC }}]) {{ nodes {{ id }} }} }} }} }}"
-        );
+        let query = nested_books(field);
         let plan = sqlite_plan(&catalogue, &query, json!({})).await;
         assert!(
             plan.iter().any(|l| l.contains("(author_id=?)")),
             "{query}: {plan:?}"
         );
     }
-    let deep = [
-        ("authors", "[{ field: NAME }]", "idx_author_name"),
-        (
-            "books",
-            "[{ field: PUBLISHED_YEAR, direction: DESC }]",
-            "idx_book_year",
-        ),
-        (
-            "books",
-            "[{ field: PUBLISHED_YEAR, direction: DESC }, { field: TITLE }]",
-            "idx_book_year_title",
-        ),
-    ];
-    for (list, order_by, index) in deep {
-        let query = format!(
-            "query($c: String) {{ {list}(first: 20, after: $c, orderBy: {order_by}) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}"
-        );
+    for (list, order_by, index) in DEEP_PAGES {
+        let query = deep_page(list, order_by);
         let cursor = cursor_after(&catalogue, &query, list, 49).await;
         let plan = sqlite_plan(&catalogue, &query, json!({ "c": cursor })).await;
         assert!(
@@ -558,9 +571,7 @@ async fn every_ordering_reads_along_its_index_on_mariadb(admin_url: String) {
         "{mixed}: {plan:?}"
     );
     for field in ["ID", "TITLE", "PUBLISHED_YEAR"] {
-        let query = format!(
-            "{{ authors(first: 20) {{ nodes {{ books(first: 5, orderBy: [{{ field: {field}, direction: DESC }}]) {{ nodes {{ id }} }} }} }} }}"
-        );
+        let query = nested_books(field);
         let plan = mariadb_plan(&catalogue, &query, json!({})).await;
         assert!(
             plan.iter()
@@ -568,23 +579,8 @@ async fn every_ordering_reads_along_its_index_on_mariadb(admin_url: String) {
             "{query}: {plan:?}"
         );
     }
-    let deep = [
-        ("authors", "[{ field: NAME }]", "idx_author_name"),
-        (
-            "books",
-            "[{ field: PUBLISHED_YEAR, direction: DESC }]",
-            "idx_book_year",
-        ),
-        (
-            "books",
-            "[{ field: PUBLISHED_YEAR, direction: DESC }, { field: TITLE }]",
-            "idx_book_year_title",
-        ),
-    ];
-    for (list, order_by, index) in deep {
-        let query = format!(
-            "query($c: String) {{ {list}(first: 20, after: $c, orderBy: {order_by}) {{ nodes {{ id }} pageInfo {{ endCursor }} }} }}"
-        );
+    for (list, order_by, index) in DEEP_PAGES {
+        let query = deep_page(list, order_by);
         let cursor = cursor_after(&catalogue, &query, list, 49).await;
         let plan = mariadb_plan(&catalogue, &query, json!({ "c": cursor })).await;
         assert!(

@@ -592,7 +592,51 @@ mod replica_urls {
         assert!(app.metrics.statements_executed_on("replica1") > before);
     }
 
+    /// A replica that answers, but fails the reads (here its connections search a schema with no
+    /// tables): each read runs again on the primary and succeeds, and the replica, answering its
+    /// probe, stays in service.
+    async fn a_read_that_fails_on_a_replica_is_answered_by_the_primary(admin_url: String) {
+        let app = TestApp::spawn_with(Backend::Postgres(admin_url), |config| {
+            let separator = if config.database_url.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            config.database_replica_urls = vec![format!(
+                "{}{separator}options=-c%20search_path%3Dnowhere",
+                config.database_url
+            )];
+        })
+        .await;
+        app.author_with_books("Ada", &[]).await;
+        let started = Instant::now();
+        while !in_service(&app) {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the replica in service"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for _ in 0..3 {
+            let answer = app.graphql(QUERY).await;
+            assert_eq!(
+                answer["data"]["authors"]["nodes"][0]["name"], "Ada",
+                "{answer}"
+            );
+        }
+        assert_eq!(app.metrics.reads_run_again(), 3);
+        assert!(app.metrics.statements_executed_on("replica1") >= 3);
+        assert!(in_service(&app), "a replica that answers stays in service");
+    }
+
+    fn in_service(app: &TestApp) -> bool {
+        app.metrics
+            .render(&app.db)
+            .contains(r#"db_replicas{state="in_service"} 1"#)
+    }
+
     on_every_backend!(postgres_only:
         a_replica_url_that_leads_to_the_primary_is_accepted_and_serves_reads,
+        a_read_that_fails_on_a_replica_is_answered_by_the_primary,
     );
 }
