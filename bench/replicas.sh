@@ -40,11 +40,10 @@ replica_url() { echo "postgres://postgres@127.0.0.1:$((5432 + $1))/$DB?sslmode=d
 "$BIN/bench" load --authors "$AUTHORS" --books "$BOOKS" --layout scattered >&2
 # Both replicas replay the whole catalogue before anything is measured.
 target=$(psql -qAt "$ADMIN" -c "SELECT pg_current_wal_lsn()")
+replayed() { [ "$(psql -qAt "postgres://postgres@127.0.0.1:$1/postgres" -c "SELECT pg_last_wal_replay_lsn() >= '$target'")" = t ]; }
 for port in 5433 5434; do
-  for _ in $(seq 1 300); do
-    [ "$(psql -qAt "postgres://postgres@127.0.0.1:$port/postgres" -c "SELECT pg_last_wal_replay_lsn() >= '$target'")" = t ] && break
-    sleep 0.1
-  done
+  for _ in $(seq 1 300); do replayed "$port" && break; sleep 0.1; done
+  replayed "$port" || { echo "the replica on port $port has not replayed the catalogue after 30 s" >&2; exit 1; }
 done
 
 metric() { curl -s "$URL/metrics" | awk -v name="$1" 'index($1, name) == 1 {sum += $2} END {print sum + 0}'; }

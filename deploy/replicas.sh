@@ -9,7 +9,7 @@
 # The primary's pg_hba.conf gets a `replication` entry for 127.0.0.1, first (trust: any local user
 # may then copy the databases, which suits a test machine, not a shared one), and each replica
 # accepts local connections the same way. A replica left paused or stopped (a test killed midway)
-# is resumed or started.
+# is resumed or started; one that does not stream from this primary within 10 s is made again.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "run as root: it manages PostgreSQL clusters" >&2; exit 1; }
 count="${1:-1}"
@@ -26,6 +26,19 @@ if ! grep -qE '^host\s+replication\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
 fi
 
 in_recovery() { [ "$(as_postgres psql -h 127.0.0.1 -p "$1" -qAtc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = "t" ]; }
+system_id() { as_postgres psql -h 127.0.0.1 -p "$1" -qAtc 'SELECT system_identifier FROM pg_control_system()' 2>/dev/null; }
+# A copy of this primary (same system identifier) whose WAL receiver streams from it within 10 s.
+# A cluster left from another primary (a machine image, a re-initialised main) is in recovery
+# too but never catches up: it is made again.
+streams_from_primary() {
+  [ "$(system_id "$1")" = "$(system_id "$primary_port")" ] || return 1
+  for _ in $(seq 1 50); do
+    [ "$(as_postgres psql -h 127.0.0.1 -p "$1" -qAtc 'SELECT status FROM pg_stat_wal_receiver' 2>/dev/null)" = streaming ] &&
+      return 0
+    sleep 0.2
+  done
+  return 1
+}
 
 for i in $(seq 1 "$count"); do
   name="replica$i"
@@ -36,8 +49,11 @@ for i in $(seq 1 "$count"); do
   fi
   if pg_lsclusters -h | awk '{print $2, $4}' | grep -qE "^$name online" && in_recovery "$port"; then
     as_postgres psql -h 127.0.0.1 -p "$port" -qAtc "SELECT pg_wal_replay_resume()" >/dev/null
-    echo "$name: running on port $port"
-    continue
+    if streams_from_primary "$port"; then
+      echo "$name: running on port $port"
+      continue
+    fi
+    echo "$name: not streaming from 127.0.0.1:$primary_port; making it again" >&2
   fi
   if pg_lsclusters -h | awk '{print $2}' | grep -qx "$name"; then
     pg_dropcluster --stop "$version" "$name"
@@ -56,10 +72,7 @@ HBA
   # Queries on the replica are not cancelled by replay conflicts while the tests pause replay.
   echo "max_standby_streaming_delay = -1" >>"$conf/postgresql.conf"
   pg_ctlcluster "$version" "$name" start
-  for _ in $(seq 1 50); do
-    in_recovery "$port" && break
-    sleep 0.2
-  done
-  in_recovery "$port" || { echo "$name: not replicating after 10 s (see /var/log/postgresql)" >&2; exit 1; }
+  streams_from_primary "$port" ||
+    { echo "$name: not streaming from 127.0.0.1:$primary_port after 10 s (see /var/log/postgresql)" >&2; exit 1; }
   echo "$name: started on port $port, replicating 127.0.0.1:$primary_port"
 done
