@@ -7,6 +7,7 @@ fn main() {
         ("postgres_tests", "TEST_POSTGRES_URL"),
         ("mysql_tests", "TEST_MYSQL_URL"),
         ("replica_tests", "TEST_POSTGRES_REPLICA_URL"),
+        ("pgbouncer_tests", "TEST_PGBOUNCER_URL"),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={variable}");

@@ -26,12 +26,13 @@ use tracing::Level;
 
 use crate::{
     auth::Auth,
-    config::Config,
+    config::{Config, Pooler},
     graphql, http,
     live::{self, Changes, Hub},
     metrics::Metrics,
     playground,
     replicas::Replicas,
+    store::Reader,
     ws::Connections,
 };
 
@@ -105,7 +106,7 @@ impl AppState {
         Self {
             auth: Arc::new(auth),
             graphql: graphql::Service::new(
-                db.clone(),
+                Reader::new(db.clone(), config.database_pooler == Pooler::Transaction),
                 config.limits(),
                 Arc::new(metrics.clone()),
                 Changes::new(hub.clone()),

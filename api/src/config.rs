@@ -77,6 +77,20 @@ pub enum MigrateAction {
     Fresh,
 }
 
+/// What stands between the service and PostgreSQL, as far as the service must know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Pooler {
+    /// Nothing, or a pooler that lends a server connection for a whole session (PgBouncer's
+    /// `pool_mode = session`): statements go to the pool as they come, prepared once per
+    /// connection and cached.
+    None,
+    /// A pooler that lends a server connection per transaction (PgBouncer's
+    /// `pool_mode = transaction`): nothing is cached on a connection, each request reads in a
+    /// transaction of its own, and migrations and LISTEN use `DATABASE_LISTEN_URL`, which must
+    /// then be set to a direct connection to the primary.
+    Transaction,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -167,6 +181,12 @@ pub struct Config {
     /// to `DATABASE_URL`. Its password is never logged.
     #[arg(long, env = "DATABASE_LISTEN_URL", hide_env_values = true)]
     pub database_listen_url: Option<String>,
+
+    /// The pooler in front of `DATABASE_URL` and the replicas (PostgreSQL): `transaction` for
+    /// one that lends connections per transaction, such as PgBouncer in `pool_mode =
+    /// transaction`; then `DATABASE_LISTEN_URL` is required.
+    #[arg(long, env = "DATABASE_POOLER", value_enum, default_value_t = Pooler::None)]
+    pub database_pooler: Pooler,
 
     /// Most WebSocket connections one instance holds; more are refused with 503.
     #[arg(long, env = "WS_MAX_CONNECTIONS", default_value_t = 1000,
@@ -360,6 +380,21 @@ impl Config {
             .unwrap_or(&self.database_url)
     }
 
+    /// These settings, pointed at `DATABASE_LISTEN_URL` with no pooler between when behind a
+    /// transaction-mode pooler: for the tools that read outside transactions (migrations, the
+    /// demo data).
+    #[must_use]
+    pub fn direct(&self) -> Self {
+        match self.database_pooler {
+            Pooler::None => self.clone(),
+            Pooler::Transaction => Self {
+                database_url: self.listen_url().to_owned(),
+                database_pooler: Pooler::None,
+                ..self.clone()
+            },
+        }
+    }
+
     /// How long a request may take.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
@@ -386,6 +421,15 @@ mod tests {
             "MAX_PAGE_SIZE",
             "DB_MAX_CONNECTIONS",
             "DB_TIMEOUT_SECS",
+            "DATABASE_REPLICA_URLS",
+            "REPLICA_MAX_LAG_BYTES",
+            "DATABASE_LISTEN_URL",
+            "DATABASE_POOLER",
+            "WS_MAX_CONNECTIONS",
+            "WS_MAX_SUBSCRIPTIONS",
+            "WS_INIT_TIMEOUT_SECS",
+            "WS_MAX_MESSAGE_BYTES",
+            "WS_SEND_TIMEOUT_SECS",
             "CORS_ALLOWED_ORIGINS",
             "CORS_ALLOWED_HEADERS",
             "COMPRESSION_MIN_BYTES",

@@ -146,7 +146,7 @@ async fn serve(config: &Config) -> Result<(), String> {
 async fn migrate(config: &Config, action: MigrateAction) -> Result<(), String> {
     let config = Config {
         no_migrate: true,
-        ..config.clone()
+        ..config.direct()
     };
     let db = db::connect_and_migrate(&config, &Metrics::new()).await?;
     let result = match action {
@@ -165,7 +165,7 @@ async fn migrate(config: &Config, action: MigrateAction) -> Result<(), String> {
 }
 
 async fn run_seed(config: &Config) -> Result<(), String> {
-    let db = db::connect_and_migrate(config, &Metrics::new()).await?;
+    let db = db::connect_and_migrate(&config.direct(), &Metrics::new()).await?;
     seed_demo_data(&db, "asked for").await
 }
 

@@ -16,8 +16,11 @@ use std::{
 };
 
 use axum::http::HeaderMap;
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sea_orm::{Database, DatabaseConnection};
+use sqlx::{
+    Row,
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
+};
 
 use crate::{config::Config, db, metrics::Metrics};
 
@@ -107,15 +110,8 @@ impl Replicas {
                     db::redact_in(&err.to_string(), url)
                 ));
             }
-            let mut options = ConnectOptions::new(url);
-            options
-                .max_connections(config.db_max_connections)
-                .min_connections(0)
-                .connect_timeout(config.db_timeout())
-                .acquire_timeout(config.db_timeout())
-                .test_before_acquire_if_idle_for(db::IDLE_BEFORE_PING)
-                .sqlx_logging(false)
-                .connect_lazy(true);
+            let mut options = db::pool_options(url, config);
+            options.min_connections(0).connect_lazy(true);
             let pool = format!("replica{}", members.len() + 1);
             members.push((name, url, options, pool));
         }
@@ -244,15 +240,11 @@ impl Replicas {
             Some(pool) => lsn_of(pool, "SELECT pg_current_wal_lsn()::text").await,
             None => None,
         };
-        let states = futures_util::future::join_all(self.members.iter().map(|member| {
-            tokio::time::timeout(
-                CHECK_TIMEOUT,
-                sqlx::query_as::<_, (bool, Option<String>)>(
-                    "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text",
-                )
-                .fetch_one(&member.check),
-            )
-        }))
+        let states = futures_util::future::join_all(
+            self.members
+                .iter()
+                .map(|member| tokio::time::timeout(CHECK_TIMEOUT, recovery_of(&member.check))),
+        )
         .await;
         for (index, (member, state)) in self.members.iter().zip(states).enumerate() {
             match state {
@@ -314,14 +306,22 @@ fn asks_for_primary(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("primary"))
 }
 
+// The checks are simple queries, one round trip with no prepared statement, which pass any
+// pooler in front of the server.
+
+/// Whether the server of `pool` is in recovery, and the WAL position it has replayed.
+async fn recovery_of(pool: &PgPool) -> Result<(bool, Option<String>), sqlx::Error> {
+    let row = sqlx::raw_sql("SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text")
+        .fetch_one(pool)
+        .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
+}
+
 /// The WAL position `sql` returns on `pool`, when it answers in time.
 async fn lsn_of(pool: &PgPool, sql: &'static str) -> Option<u64> {
-    let answered = tokio::time::timeout(
-        CHECK_TIMEOUT,
-        sqlx::query_scalar::<_, String>(sql).fetch_one(pool),
-    )
-    .await;
-    answered.ok()?.ok().as_deref().and_then(parse_lsn)
+    let answered = tokio::time::timeout(CHECK_TIMEOUT, sqlx::raw_sql(sql).fetch_one(pool)).await;
+    let text: String = answered.ok()?.ok()?.try_get(0).ok()?;
+    parse_lsn(&text)
 }
 
 /// A WAL position written `X/Y` (two hexadecimal halves), as bytes.

@@ -19,13 +19,11 @@ use std::{
 use futures_util::{Stream, StreamExt};
 use tokio::{sync::broadcast, task::AbortHandle};
 
-use sea_orm::DatabaseConnection;
-
 use super::{
     ApiSchema, BatchObserver, Reply, batching::Standstill, limits, loaders::Loaders,
     subscription::Signals,
 };
-use crate::live::Hub;
+use crate::{live::Hub, store::Reader};
 
 /// Responses a feed keeps for its slowest client before that client falls behind.
 const FEED_CAPACITY: usize = 1024;
@@ -71,7 +69,7 @@ struct Key {
 /// The open feeds of one instance.
 pub struct Feeds {
     hub: Hub,
-    db: DatabaseConnection,
+    db: Reader,
     batches: Arc<dyn BatchObserver>,
     open: Mutex<HashMap<Key, Weak<Feed>>>,
 }
@@ -111,7 +109,7 @@ impl Drop for Feed {
 
 impl Feeds {
     /// No feeds yet; changes come from `hub`, relations are read from `db`.
-    pub fn new(hub: Hub, db: DatabaseConnection, batches: Arc<dyn BatchObserver>) -> Self {
+    pub fn new(hub: Hub, db: Reader, batches: Arc<dyn BatchObserver>) -> Self {
         Self {
             hub,
             db,
@@ -191,8 +189,12 @@ impl Feeds {
         let started = Arc::new(AtomicBool::new(false));
         let history = Arc::new(Mutex::new(History::default()));
         let standstill = Standstill::new();
+        // The feed's own: behind a transaction-mode pooler, each event reads in a transaction
+        // that ends when its response is out.
+        let reader = self.db.fresh();
         let request = request
-            .data(Loaders::new(&self.db, &self.batches, &standstill))
+            .data(reader.clone())
+            .data(Loaders::new(&reader, &self.batches, &standstill))
             .data(Signals::new(self.hub.subscribe(), Arc::clone(&started)));
         let execution = standstill.run(schema.execute_stream(request));
         let sender = responses.clone();
@@ -200,6 +202,9 @@ impl Feeds {
         let task = tokio::spawn(async move {
             let mut execution = std::pin::pin!(execution);
             while let Some(mut response) = execution.next().await {
+                if let Err(err) = reader.release().await {
+                    tracing::warn!(error = %err, "ending an event's reading transaction failed");
+                }
                 limits::add_limit_codes(&mut response);
                 let delivery = delivery(&Reply::new(response));
                 // A burst is taken at the pace of the slowest client, within limits.

@@ -15,13 +15,12 @@ use std::{
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{author, book};
-use sea_orm::DatabaseConnection;
 
 use super::batching::{self, Standstill};
 use crate::{
     error::{ApiError, ApiResult},
     store::{
-        self, Ordering, Page, Window,
+        self, Ordering, Page, Reader, Window,
         book::{BookFilter, BookSort},
     },
 };
@@ -116,7 +115,7 @@ impl<A: Eq + Hash> Interner<A> {
 /// `Author.books`: one statement per distinct [`BooksArgs`], whatever the number of authors: a
 /// `JOIN LATERAL` page per author on PostgreSQL, else one
 /// `ROW_NUMBER() OVER (PARTITION BY author_id …)` (see [`store::book::page_per_author`]).
-pub struct BooksByAuthorLoader(DatabaseConnection, Arc<dyn BatchObserver>);
+pub struct BooksByAuthorLoader(Reader, Arc<dyn BatchObserver>);
 
 impl Loader<(i64, Interned<BooksArgs>)> for BooksByAuthorLoader {
     /// Shared, because the DataLoader clones each value on its way to the resolver that asked.
@@ -146,7 +145,7 @@ impl Loader<(i64, Interned<BooksArgs>)> for BooksByAuthorLoader {
 
 /// `Author.bookCount` and `Author.books.totalCount`: one `GROUP BY author_id` statement per
 /// distinct filter.
-pub struct BookCountByAuthorLoader(DatabaseConnection, Arc<dyn BatchObserver>);
+pub struct BookCountByAuthorLoader(Reader, Arc<dyn BatchObserver>);
 
 impl Loader<(i64, Interned<BookFilter>)> for BookCountByAuthorLoader {
     type Value = u64;
@@ -172,7 +171,7 @@ impl Loader<(i64, Interned<BookFilter>)> for BookCountByAuthorLoader {
 /// of their books, one statement per distinct [`BooksArgs`] (see
 /// [`store::book::authors_with_pages`]). One loader, so that every `author` field of a level
 /// resolves in the same batch whichever way it is read.
-pub struct AuthorLoader(DatabaseConnection, Arc<dyn BatchObserver>);
+pub struct AuthorLoader(Reader, Arc<dyn BatchObserver>);
 
 /// An author, and the page of their books read with them when asked for.
 pub type AuthorRead = (author::Model, Option<Page<book::Model>>);
@@ -260,11 +259,7 @@ impl Loaders {
     /// Fresh loaders over `db` whose batches start at the request's standstills, with no
     /// further delay and no size limit: the complexity limit already bounds the keys of a
     /// request, and splitting a batch would make the statement count depend on the data.
-    pub fn new(
-        db: &DatabaseConnection,
-        batches: &Arc<dyn BatchObserver>,
-        standstill: &Standstill,
-    ) -> Self {
+    pub fn new(db: &Reader, batches: &Arc<dyn BatchObserver>, standstill: &Standstill) -> Self {
         fn loader<L: Send + Sync + 'static>(loader: L, standstill: &Standstill) -> DataLoader<L> {
             DataLoader::new(loader, standstill.spawner())
                 .delay(Duration::ZERO)

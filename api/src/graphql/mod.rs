@@ -43,6 +43,7 @@ pub use self::{
 use crate::{
     error::{ApiError, ApiResult},
     live::{Changes, Hub},
+    store::Reader,
 };
 
 /// The service's schema type.
@@ -73,29 +74,29 @@ pub struct Limits {
 #[derive(Clone)]
 pub struct Service {
     schema: ApiSchema,
-    db: DatabaseConnection,
+    /// The primary's pool, read as every request's statements are.
+    db: Reader,
     batches: Arc<dyn BatchObserver>,
     documents: Arc<Documents>,
     feeds: Arc<Feeds>,
 }
 
 impl Service {
-    /// The service over `db`, refusing what `limits` refuse; the loaders report the size of each
-    /// batch to `batches`.
+    /// The service over `db`, the primary's pool and how requests use it, refusing what `limits`
+    /// refuse; the loaders report the size of each batch to `batches`.
     ///
     /// Mutations announce their changes to `changes`; subscriptions read them from `hub`.
     ///
     /// It registers no extension: `lists` resolves lists a field at a time, without the
     /// per-field hooks an extension would expect.
     pub fn new(
-        db: DatabaseConnection,
+        db: Reader,
         limits: Limits,
         batches: Arc<dyn BatchObserver>,
         changes: Changes,
         hub: Hub,
     ) -> Self {
         let builder = schema_builder()
-            .data(db.clone())
             .data(changes)
             .data(MaxPageSize(limits.max_page_size.min(MAX_PAGE_SIZE_LIMIT)))
             .limit_depth(limits.max_depth)
@@ -126,7 +127,7 @@ impl Service {
 
     /// Executes a prepared request on the primary: [`Service::run_on`] its pool.
     pub async fn run(&self, prepared: Prepared) -> Reply {
-        self.run_on(prepared, &self.db.clone()).await
+        self.run_on(prepared, &self.db.pool().clone()).await
     }
 
     /// Executes a prepared request with every statement on `db` (the primary's pool, or a
@@ -141,10 +142,16 @@ impl Service {
             request = request.data(ListsAsJson);
         }
         let standstill = Standstill::new();
-        let request = request
-            .data(db.clone())
-            .data(Loaders::new(db, &self.batches, &standstill));
+        let reader = self.db.over(db.clone());
+        let request =
+            request
+                .data(reader.clone())
+                .data(Loaders::new(&reader, &self.batches, &standstill));
         let mut response = standstill.run(self.schema.execute(request)).await;
+        if let Err(err) = reader.release().await {
+            // What the request read stands; the pool closes a broken connection.
+            tracing::warn!(error = %err, "ending a request's reading transaction failed");
+        }
         limits::add_limit_codes(&mut response);
         Reply::new(response)
     }
@@ -178,8 +185,8 @@ impl Service {
 
 /// Typed access to what resolvers need from the context.
 trait ContextExt {
-    /// The connection pool.
-    fn db(&self) -> ApiResult<&DatabaseConnection>;
+    /// Where this request's statements go.
+    fn db(&self) -> ApiResult<&Reader>;
     /// This request's loaders.
     fn loaders(&self) -> ApiResult<&Loaders>;
     /// The page-size limit.
@@ -189,8 +196,8 @@ trait ContextExt {
 }
 
 impl ContextExt for Context<'_> {
-    fn db(&self) -> ApiResult<&DatabaseConnection> {
-        self.data::<DatabaseConnection>()
+    fn db(&self) -> ApiResult<&Reader> {
+        self.data::<Reader>()
             .map_err(|_| missing("the database connection"))
     }
 

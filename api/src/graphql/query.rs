@@ -4,7 +4,6 @@ use std::future::Future;
 
 use async_graphql::{Context, ID, Object};
 use entity::{author, book};
-use sea_orm::DatabaseConnection;
 
 use super::{
     ContextExt,
@@ -20,7 +19,7 @@ use super::{
 use crate::{
     error::ApiResult,
     store::{
-        self, Ordering, Page, SortField, Window,
+        self, Ordering, Page, Reader, SortField, Window,
         author::{AuthorFilter, AuthorSort},
         book::{BookFilter, BookSort},
     },
@@ -134,7 +133,7 @@ trait Listed: Node {
 
     /// One page of the rows matching `filter`.
     fn page(
-        db: &DatabaseConnection,
+        db: &Reader,
         filter: &Self::Filter,
         ordering: &Ordering<Self::Sort>,
         window: &Window,
@@ -155,7 +154,7 @@ impl Listed for Author {
     type Filter = AuthorFilter;
 
     fn page(
-        db: &DatabaseConnection,
+        db: &Reader,
         filter: &AuthorFilter,
         ordering: &Ordering<AuthorSort>,
         window: &Window,
@@ -181,7 +180,7 @@ impl Listed for Book {
     type Filter = BookFilter;
 
     fn page(
-        db: &DatabaseConnection,
+        db: &Reader,
         filter: &BookFilter,
         ordering: &Ordering<BookSort>,
         window: &Window,

@@ -8,6 +8,7 @@ pub mod author;
 pub mod book;
 mod cursor;
 mod ordering;
+mod reader;
 mod search;
 
 use sea_orm::{
@@ -20,6 +21,7 @@ use self::search::{contains, found_by_trigrams};
 pub use self::{
     cursor::{Cursor, CursorValue},
     ordering::{Direction, Ordering, SortField},
+    reader::Reader,
 };
 use crate::error::ApiResult;
 

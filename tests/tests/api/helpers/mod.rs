@@ -2,7 +2,10 @@
 //!
 //! SQLite tests use a private in-memory database. PostgreSQL tests run when `TEST_POSTGRES_URL`
 //! names a server (for example `postgres://postgres@127.0.0.1:5432/postgres`): each creates a
-//! uniquely named database, runs the real migrations and drops the database when it ends.
+//! uniquely named database, runs the real migrations and drops the database when it ends. The
+//! PgBouncer tests run when `TEST_PGBOUNCER_URL` names a PgBouncer in `pool_mode = transaction`
+//! in front of that server too (`deploy/pgbouncer.sh`): the same, with the app reaching its
+//! database through the pooler (`DATABASE_POOLER=transaction`).
 
 mod databases;
 mod proxy;
@@ -12,7 +15,7 @@ use std::sync::LazyLock;
 
 use api::{
     app::{AppState, build_app},
-    config::Config,
+    config::{Config, Pooler},
     db,
     domain::{AuthorName, BookTitle, PublishedYear},
     live::Changes,
@@ -38,7 +41,8 @@ pub use self::{
 
 /// Runs each listed `async fn name(backend: Backend)` as one test per backend: `sqlite::name`
 /// always, `postgres::name` when `TEST_POSTGRES_URL` is set and `mariadb::name` when
-/// `TEST_MYSQL_URL` is (otherwise they are ignored, with the reason; `build.rs` decides). With
+/// `TEST_MYSQL_URL` is, `pgbouncer::name` when `TEST_PGBOUNCER_URL` is (otherwise they are
+/// ignored, with the reason; `build.rs` decides). With
 /// `multi_thread:` first, the tests run on a two-worker runtime instead of the current thread.
 macro_rules! on_every_backend {
     (postgres_only: $($test:ident),* $(,)?) => {
@@ -69,12 +73,25 @@ macro_rules! on_every_backend {
     };
     (multi_thread: $($test:ident),* $(,)?) => {
         on_every_backend!(@modules (flavor = "multi_thread", worker_threads = 2);
-            sqlite_multi_thread, postgres_multi_thread, mariadb_multi_thread; $($test),*);
+            sqlite_multi_thread, postgres_multi_thread, mariadb_multi_thread,
+            pgbouncer_multi_thread; $($test),*);
     };
     ($($test:ident),* $(,)?) => {
-        on_every_backend!(@modules (); sqlite, postgres, mariadb; $($test),*);
+        on_every_backend!(@modules (); sqlite, postgres, mariadb, pgbouncer; $($test),*);
     };
-    (@modules $flavor:tt; $sqlite:ident, $postgres:ident, $mariadb:ident; $($test:ident),*) => {
+    (@modules $flavor:tt; $sqlite:ident, $postgres:ident, $mariadb:ident, $pgbouncer:ident;
+        $($test:ident),*) => {
+        mod $pgbouncer {
+            $(
+                #[tokio::test $flavor]
+                #[cfg_attr(not(pgbouncer_tests), ignore = "set TEST_PGBOUNCER_URL to run through PgBouncer")]
+                async fn $test() {
+                    if let Some(backend) = crate::helpers::Backend::pgbouncer() {
+                        super::$test(backend).await;
+                    }
+                }
+            )*
+        }
         mod $mariadb {
             $(
                 #[tokio::test $flavor]
@@ -108,6 +125,13 @@ macro_rules! on_every_backend {
     };
 }
 
+/// `config` for a database reached through PgBouncer in `pool_mode = transaction`, whose own
+/// URL is `direct`.
+fn behind_pgbouncer(config: &mut Config, direct: String) {
+    config.database_pooler = Pooler::Transaction;
+    config.database_listen_url = Some(direct);
+}
+
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
         api::telemetry::init(api::config::LogFormat::Text);
@@ -123,6 +147,9 @@ pub enum Backend {
     Postgres(String),
     /// A fresh database on the MariaDB server at this admin URL.
     Mysql(String),
+    /// A fresh database on the PostgreSQL server at this admin URL, which the app reaches
+    /// through the PgBouncer (in `pool_mode = transaction`) on this port of 127.0.0.1.
+    PgBouncer(String, u16),
 }
 
 impl Backend {
@@ -135,6 +162,24 @@ impl Backend {
     pub fn mysql() -> Option<Self> {
         std::env::var("TEST_MYSQL_URL").ok().map(Self::Mysql)
     }
+
+    /// PostgreSQL through PgBouncer, when `TEST_PGBOUNCER_URL` is set (and `TEST_POSTGRES_URL`,
+    /// where the test databases are made).
+    pub fn pgbouncer() -> Option<Self> {
+        let pooler = std::env::var("TEST_PGBOUNCER_URL").ok()?;
+        let Some(Self::Postgres(admin_url)) = Self::postgres() else {
+            panic!("TEST_PGBOUNCER_URL needs TEST_POSTGRES_URL: the server behind the pooler");
+        };
+        let port = pooler
+            .rsplit_once('@')
+            .map_or(pooler.as_str(), |(_, host)| host)
+            .split('/')
+            .next()
+            .and_then(|authority| authority.rsplit_once(':'))
+            .and_then(|(_, port)| port.parse().ok())
+            .unwrap_or_else(|| panic!("TEST_PGBOUNCER_URL names no port: {pooler}"));
+        Some(Self::PgBouncer(admin_url, port))
+    }
 }
 
 /// The application over a fresh database.
@@ -145,6 +190,8 @@ pub struct TestApp {
     /// Where the helpers' writes announce their changes: this app's subscribers.
     changes: Changes,
     url: String,
+    /// The database's own URL, when the app reaches it through PgBouncer.
+    direct_url: Option<String>,
     _database: Option<TempDatabase>,
     _file: Option<TempFile>,
 }
@@ -163,6 +210,16 @@ impl TestApp {
             Backend::Postgres(admin_url) | Backend::Mysql(admin_url) => {
                 let database = TempDatabase::create(&admin_url).await;
                 (database.url(None), Some(database))
+            }
+            Backend::PgBouncer(admin_url, port) => {
+                let database = TempDatabase::create(&admin_url).await;
+                let direct = database.url(None);
+                let url = database.url(Some(port));
+                return Self::over(url, Some(database), |config| {
+                    behind_pgbouncer(config, direct);
+                    configure(config);
+                })
+                .await;
             }
         };
         Self::over(url, database, configure).await
@@ -240,13 +297,21 @@ impl TestApp {
         let mut config = Config::for_database(&url);
         configure(&mut config);
         let metrics = Metrics::new();
-        let db = db::connect_and_migrate(&config, &metrics)
+        let pooled = db::connect_and_migrate(&config, &metrics)
             .await
             .expect("the test database is reachable");
+        // The tests' own statements reach the database directly: behind the pooler they would
+        // have to run in transactions, as the app's do.
+        let db = match config.database_pooler {
+            Pooler::None => pooled.clone(),
+            Pooler::Transaction => db::connect(&config.direct(), &metrics)
+                .await
+                .expect("the test database is reachable directly"),
+        };
         let replicas = api::replicas::Replicas::from_config(&config, &metrics)
             .await
             .expect("valid replica settings");
-        let state = AppState::new(db.clone(), metrics.clone(), &config)
+        let state = AppState::new(pooled, metrics.clone(), &config)
             .expect("valid settings")
             .with_replicas(replicas);
         let hub = state.hub.clone();
@@ -261,6 +326,9 @@ impl TestApp {
             metrics,
             changes: Changes::new(hub),
             url,
+            direct_url: config
+                .database_listen_url
+                .filter(|_| config.database_pooler == Pooler::Transaction),
             _database: database,
             _file: None,
         }
@@ -282,7 +350,13 @@ impl TestApp {
             self.url, "sqlite::memory:",
             "an in-memory database has one instance"
         );
-        Self::over(self.url.clone(), None, |_| {}).await
+        let direct = self.direct_url.clone();
+        Self::over(self.url.clone(), None, |config| {
+            if let Some(direct) = direct {
+                behind_pgbouncer(config, direct);
+            }
+        })
+        .await
     }
 
     /// Serves the app on a real loopback socket until `shutdown` completes, as the binary does;
