@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Read replicas under load (SCALING.md): one catalogue served by the release binary with 0, 1 and
-# 2 local streaming replicas (deploy/replicas.sh 2), for Q1 (a page of 100 authors with their
-# books), Q3 (one author with their books) and Q4 (createBook). Prints requests/s, p50 and p99
-# latency (medians of RUNS runs of SECONDS each, wrk at CONCURRENCY) and the SQL statements per
-# request on each pool, read from /metrics.
+# Read replicas and a pooler under load (SCALING.md): one catalogue served by the release binary
+# with 0, 1 and 2 local streaming replicas (deploy/replicas.sh 2), then with none but through
+# PgBouncer in transaction mode (deploy/pgbouncer.sh, DATABASE_POOLER=transaction), for Q1 (a
+# page of 100 authors with their books), Q3 (one author with their books) and Q4 (createBook).
+# Prints requests/s, p50 and p99 latency (medians of RUNS runs of SECONDS each, wrk at
+# CONCURRENCY) and the SQL statements per request on each pool, read from /metrics.
 #
 #   bench/replicas.sh                 # AUTHORS=10000 BOOKS=100000 RUNS=3 SECONDS_EACH=10 CONCURRENCY=16
 #   bench/replicas.sh --quick         # tiny catalogue, debug build, 1 s runs: keeps it from rotting
+#   SETUPS="0 pooled" bench/replicas.sh   # some of the setups: 0 1 2 (replicas) unpooled pooled
 #
 # Every server here shares the same 2 cores: this measures what replicas cost, not what they
 # add (each replica competes with the primary and the service for the same CPU).
@@ -25,6 +27,7 @@ DB="bench_replicas_$$"
 
 command -v wrk >/dev/null || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 deploy/replicas.sh 2 >&2
+deploy/pgbouncer.sh >&2
 cargo build --quiet --profile "$PROFILE" -p api -p bench --bins
 
 SERVER=""
@@ -52,14 +55,23 @@ median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 Q1='{"query":"{ authors(first: 100) { nodes { id name books { nodes { id title publishedYear } } } } }"}'
 Q3='{"query":"{ author(id: \"'$((AUTHORS / 2))'\") { name books { nodes { title } } } }"}'
 
-echo "| replicas | query | requests/s | p50 ms | p99 ms | statements/request: primary | replica1 | replica2 |"
+echo "| setup | query | requests/s | p50 ms | p99 ms | statements/request: primary | replica1 | replica2 |"
 echo "|---|---|---|---|---|---|---|---|"
-for count in 0 1 2; do
-  urls=""
+# `pooled`: through PgBouncer; `unpooled`: the same settings straight to PostgreSQL, which
+# tells the service's own part of the cost (a transaction per request, no statement cache) from
+# PgBouncer's.
+for setup in ${SETUPS:-0 1 2 unpooled pooled}; do
+  urls="" count=0 pooler=()
+  case $setup in
+    pooled) pooler=(DATABASE_URL="postgres://postgres@127.0.0.1:6432/$DB?sslmode=disable"
+      DATABASE_POOLER=transaction DATABASE_LISTEN_URL="$DATABASE_URL") ;;
+    unpooled) pooler=(DATABASE_POOLER=transaction DATABASE_LISTEN_URL="$DATABASE_URL") ;;
+    *) count=$setup ;;
+  esac
   for i in $(seq 1 "$count"); do urls="${urls:+$urls,}$(replica_url "$i")"; done
   # The replicas have replayed the catalogue before the server starts.
-  DATABASE_REPLICA_URLS="$urls" LISTEN_ADDR="127.0.0.1:$PORT" NO_MIGRATE=true RUST_LOG=warn \
-    "$BIN/api" >/dev/null 2>&1 &
+  env "${pooler[@]}" DATABASE_REPLICA_URLS="$urls" LISTEN_ADDR="127.0.0.1:$PORT" NO_MIGRATE=true \
+    RUST_LOG=warn "$BIN/api" >/dev/null 2>&1 &
   SERVER=$!
   for _ in $(seq 1 100); do curl -sf "$URL/readyz" >/dev/null && break; sleep 0.1; done
   for _ in $(seq 1 100); do
@@ -67,7 +79,7 @@ for count in 0 1 2; do
     sleep 0.1
   done
   [ "$(metric 'db_replicas{state="in_service"}')" = "$count" ] ||
-    { echo "$count replicas are not in service after 10 s" >&2; exit 1; }
+    { echo "$count replicas are not in service after 10 s:" >&2; curl -s "$URL/metrics" | grep '^db_replica' >&2; exit 1; }
   for query in Q1 Q3 Q4; do
     write=0 body=""
     case $query in Q1) body="$Q1" ;; Q3) body="$Q3" ;; Q4) write=1 ;; esac
@@ -85,7 +97,7 @@ for count in 0 1 2; do
       p99+=("$(echo "$result" | sed -n 's/.*p99_ms=\([^ ]*\).*/\1/p')")
       requests=$((requests + $(echo "$result" | sed -n 's/.*requests=\([^ ]*\).*/\1/p')))
       errors=$(echo "$result" | sed -n 's/.*errors=\([^ ]*\).*/\1/p')
-      [ "$errors" = 0 ] || { echo "$errors failed requests ($count replicas, $query)" >&2; exit 1; }
+      [ "$errors" = 0 ] || { echo "$errors failed requests (setup $setup, $query)" >&2; exit 1; }
     done
     sleep 1
     per=()
@@ -94,7 +106,13 @@ for count in 0 1 2; do
       after[$pool]=$(metric "sql_statements_total{pool=\"$name\"}")
       per+=("$(awk -v d="$((after[pool] - before[pool]))" -v r="$requests" 'BEGIN {printf "%.2f", d / r}')")
     done
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$count" "$query" \
+    case $setup in
+      pooled) label="PgBouncer, DATABASE_POOLER=transaction" ;;
+      unpooled) label="no PgBouncer, DATABASE_POOLER=transaction" ;;
+      1) label="1 replica" ;;
+      *) label="$count replicas" ;;
+    esac
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$label" "$query" \
       "$(printf '%s\n' "${rps[@]}" | median)" "$(printf '%s\n' "${p50[@]}" | median)" \
       "$(printf '%s\n' "${p99[@]}" | median)" "${per[0]}" "${per[1]}" "${per[2]}"
   done

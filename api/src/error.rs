@@ -117,6 +117,20 @@ impl From<DbErr> for ApiError {
     }
 }
 
+/// What the operator can do about `cause`, when it is a known misconfiguration.
+fn hint(cause: &DbErr) -> Option<&'static str> {
+    let message = cause.to_string();
+    // sqlx names the statements it prepares `sqlx_s_N` and never closes them: a pooler that
+    // hands a server connection to the next client without a reset leaves them there.
+    (message.contains("prepared statement \"sqlx_s_")
+        && (message.contains("already exists") || message.contains("does not exist")))
+    .then_some(
+        "a prepared statement was found on the wrong server connection: behind a pooler in \
+         transaction mode, set DATABASE_POOLER=transaction, and in PgBouncer \
+         server_reset_query_always = 1 (docs/reference.md § Behind PgBouncer)",
+    )
+}
+
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
         let code = err.code();
@@ -124,6 +138,9 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::Internal(cause) => {
                 let id = next_error_id();
                 tracing::error!(error.id = %id, error.cause = %cause, error.debug = ?cause, "database error");
+                if let Some(hint) = hint(cause) {
+                    tracing::error!(error.id = %id, "{hint}");
+                }
                 Some(id)
             }
             _ => None,
@@ -194,6 +211,15 @@ pub fn both<A, B>(a: ApiResult<A>, b: ApiResult<B>) -> ApiResult<(A, B)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_left_by_a_pooler_gets_a_hint_and_other_errors_none() {
+        let left = DbErr::Custom(
+            "error returned from database: prepared statement \"sqlx_s_3\" already exists".into(),
+        );
+        assert!(hint(&left).is_some_and(|hint| hint.contains("server_reset_query_always")));
+        assert_eq!(hint(&DbErr::Custom("connection refused".into())), None);
+    }
 
     fn arguments(result: ApiResult<impl std::fmt::Debug>) -> Vec<String> {
         match result {

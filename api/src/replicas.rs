@@ -181,7 +181,7 @@ impl Replicas {
         let member = &self.members[index];
         let probe = tokio::time::timeout(
             PROBE_TIMEOUT,
-            sqlx::query("SELECT 1").execute(&member.check),
+            sqlx::raw_sql("SELECT 1").execute(&member.check),
         )
         .await;
         if !matches!(probe, Ok(Ok(_))) {
