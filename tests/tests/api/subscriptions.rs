@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use api::config::Config;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Received, TestApp, WsClient};
+use crate::helpers::{Backend, Received, TcpProxy, TestApp, WsClient};
 
 const BOOKS: &str = "subscription($author: ID) { bookChanged(authorId: $author) { kind bookId authorId book { title publishedYear authorId } } }";
 const AUTHORS: &str =
@@ -473,9 +473,166 @@ mod listening {
         );
     }
 
+    /// The payload of the next `next` message for `id`, within `wait`.
+    async fn next_payload_within(client: &mut WsClient, id: &str, wait: Duration) -> Value {
+        match client.receive_within(wait).await {
+            Some(Received::Json(message)) if message["type"] == "next" && message["id"] == id => {
+                message["payload"].clone()
+            }
+            other => panic!("expected a `next` for {id} within {wait:?}, got {other:?}"),
+        }
+    }
+
+    async fn ready(app: &TestApp) -> axum::http::StatusCode {
+        let request = axum::http::Request::get("/readyz")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.send(request).await.0
+    }
+
+    /// On PostgreSQL: a listening connection whose network goes silent (nothing arrives, nothing
+    /// closes) is found out by its heartbeat, replaced, and the subscribers are told.
+    async fn a_listener_gone_silent_is_found_out_by_its_heartbeat(admin_url: String) {
+        let proxy = TcpProxy::start("127.0.0.1:5432".into()).await;
+        let app = TestApp::spawn_listening_behind(&admin_url, &proxy).await;
+        let listening = tokio::time::timeout(Duration::from_secs(10), async {
+            while ready(&app).await != axum::http::StatusCode::OK {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(listening.is_ok(), "the app listens through the proxy");
+        let address = app.listen().await;
+        let (author, _) = app.author_with_books("Jane Austen", &[]).await;
+        let mut client = WsClient::connect(address, json!({})).await;
+        client.subscribe("s", BOOKS, json!({})).await;
+        app.subscriptions_open(1).await;
+
+        proxy.silence();
+        let silenced = Instant::now();
+        // Committed while nobody can hear: lost, which is what the subscribers are told.
+        write(
+            &app,
+            &format!(r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Lost"}}) {{ id }} }}"#),
+        )
+        .await;
+        let told = next_payload_within(&mut client, "s", Duration::from_secs(30)).await;
+
+        assert_eq!(
+            told["errors"][0]["extensions"]["code"], "EVENTS_MISSED",
+            "{told}"
+        );
+        let took = silenced.elapsed();
+        eprintln!("a silent listener found out and replaced {took:?} after the silence");
+        // Its heartbeat is due every 10 s, with 5 s of grace.
+        assert!(took >= Duration::from_secs(5), "{took:?}");
+        let created = write(
+            &app,
+            &format!(r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#),
+        )
+        .await;
+        assert_eq!(
+            book_event(&client.next_payload("s").await),
+            (
+                "CREATED".to_owned(),
+                created["createBook"]["id"].as_str().unwrap().to_owned()
+            )
+        );
+    }
+
+    /// On PostgreSQL: subscribers who joined while the instance could not LISTEN yet (its
+    /// database unreachable at start) are told, once it does, that changes may have been missed;
+    /// meanwhile the instance is not ready.
+    async fn subscribers_before_the_first_listen_are_told_changes_may_be_missed(admin_url: String) {
+        let proxy = TcpProxy::start("127.0.0.1:5432".into()).await;
+        proxy.cut();
+        let app = TestApp::spawn_listening_behind(&admin_url, &proxy).await;
+        let address = app.listen().await;
+        let (author, _) = app.author_with_books("Jane Austen", &[]).await;
+        let mut client = WsClient::connect(address, json!({})).await;
+        client.subscribe("s", BOOKS, json!({})).await;
+        app.subscriptions_open(1).await;
+        let not_ready = ready(&app).await;
+
+        proxy.restore();
+        let told = next_payload_within(&mut client, "s", Duration::from_secs(15)).await;
+
+        assert_eq!(not_ready, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            told["errors"][0]["extensions"]["code"], "EVENTS_MISSED",
+            "{told}"
+        );
+        assert_eq!(ready(&app).await, axum::http::StatusCode::OK);
+        let created = write(
+            &app,
+            &format!(r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#),
+        )
+        .await;
+        assert_eq!(
+            book_event(&client.next_payload("s").await),
+            (
+                "CREATED".to_owned(),
+                created["createBook"]["id"].as_str().unwrap().to_owned()
+            )
+        );
+        assert_eq!(
+            client.receive_within(Duration::from_millis(300)).await,
+            None
+        );
+    }
+
+    /// On PostgreSQL: a query over the socket that outlasts `REQUEST_TIMEOUT_SECS` (its
+    /// database gone silent) ends with `REQUEST_TIMEOUT`, and the connection serves the next.
+    async fn a_query_over_the_socket_that_takes_too_long_times_out(admin_url: String) {
+        let proxy = TcpProxy::start("127.0.0.1:5432".into()).await;
+        let app = TestApp::spawn_behind(&admin_url, &proxy, |config| {
+            config.request_timeout_secs = 1;
+            config.db_max_connections = 1;
+        })
+        .await;
+        let address = app.listen().await;
+        let mut client = WsClient::connect(address, json!({})).await;
+        client
+            .subscribe("before", "{ authors { totalCount } }", json!({}))
+            .await;
+        assert_eq!(
+            client.next_payload("before").await,
+            json!({ "data": { "authors": { "totalCount": 0 } } })
+        );
+        client.receive().await; // its `complete`
+
+        proxy.silence();
+        let sent = Instant::now();
+        client
+            .subscribe("slow", "{ authors { totalCount } }", json!({}))
+            .await;
+        let answer = client.receive().await;
+
+        let took = sent.elapsed();
+        match answer {
+            Received::Json(message) => {
+                assert_eq!(message["type"], "error", "{message}");
+                assert_eq!(message["id"], "slow");
+                assert_eq!(
+                    message["payload"][0]["extensions"]["code"],
+                    "REQUEST_TIMEOUT"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(
+            (Duration::from_secs(1)..Duration::from_secs(5)).contains(&took),
+            "{took:?}"
+        );
+        client.sync().await;
+    }
+
     on_every_backend!(postgres_only:
         a_change_written_on_one_instance_reaches_the_subscribers_of_another,
+        a_query_over_the_socket_that_takes_too_long_times_out,
         a_dropped_listener_reconnects_and_says_changes_may_be_missed,
+        a_listener_gone_silent_is_found_out_by_its_heartbeat,
+        subscribers_before_the_first_listen_are_told_changes_may_be_missed,
     );
 }
 

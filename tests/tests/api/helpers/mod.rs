@@ -289,10 +289,37 @@ impl TestApp {
         Self::over(url, Some(database), configure).await
     }
 
+    /// The app over a fresh PostgreSQL database whose changes it LISTENs for through `proxy`
+    /// (its pool connects directly). It returns without waiting for the first LISTEN: through a
+    /// cut proxy, the app is not listening yet.
+    pub async fn spawn_listening_behind(admin_url: &str, proxy: &TcpProxy) -> Self {
+        let database = TempDatabase::create(admin_url).await;
+        let url = database.url(None);
+        let listen_url = database.url(Some(proxy.port));
+        Self::build(
+            url,
+            Some(database),
+            |config| config.database_listen_url = Some(listen_url),
+            false,
+        )
+        .await
+    }
+
     async fn over(
         url: String,
         database: Option<TempDatabase>,
         configure: impl FnOnce(&mut Config),
+    ) -> Self {
+        Self::build(url, database, configure, true).await
+    }
+
+    /// The app over `url`, configured by `configure`; once it listens for changes when
+    /// `listening` (on PostgreSQL).
+    async fn build(
+        url: String,
+        database: Option<TempDatabase>,
+        configure: impl FnOnce(&mut Config),
+        listening: bool,
     ) -> Self {
         let mut config = Config::for_database(&url);
         configure(&mut config);
@@ -316,9 +343,11 @@ impl TestApp {
             .with_replicas(replicas);
         let hub = state.hub.clone();
         // On PostgreSQL, changes committed from here on reach the subscribers.
-        tokio::time::timeout(std::time::Duration::from_secs(10), hub.listening())
-            .await
-            .expect("the app listens for changes");
+        if listening {
+            tokio::time::timeout(std::time::Duration::from_secs(10), hub.listening())
+                .await
+                .expect("the app listens for changes");
+        }
         let router = build_app(state);
         Self {
             router,

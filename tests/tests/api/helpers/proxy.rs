@@ -6,8 +6,9 @@ use std::sync::{
 };
 
 /// A TCP proxy on loopback that a test can cut (dropping every connection and refusing new ones)
-/// and restore, to play a database outage; or arm to cut the moment a client sends given bytes,
-/// to break a connection in the middle of a transaction.
+/// and restore, to play a database outage; arm to cut the moment a client sends given bytes, to
+/// break a connection in the middle of a transaction; or silence, to play a network that drops
+/// every packet of the connections open then without closing them.
 pub struct TcpProxy {
     pub port: u16,
     shared: Arc<ProxyState>,
@@ -20,7 +21,8 @@ pub const MAX_TRIP_WIRE: usize = 64;
 #[derive(Default)]
 struct ProxyState {
     open: AtomicBool,
-    connections: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Each connection's task, and whether it is silenced.
+    connections: Mutex<Vec<(tokio::task::AbortHandle, Arc<AtomicBool>)>>,
     /// Bytes that, when a client sends them, cut the proxy before they are forwarded.
     trip_wire: Mutex<Option<Vec<u8>>>,
     tripped: AtomicU32,
@@ -29,7 +31,7 @@ struct ProxyState {
 impl ProxyState {
     fn cut(&self) {
         self.open.store(false, Ordering::SeqCst);
-        for connection in self.connections.lock().expect("not poisoned").drain(..) {
+        for (connection, _) in self.connections.lock().expect("not poisoned").drain(..) {
             connection.abort();
         }
     }
@@ -64,11 +66,16 @@ impl TcpProxy {
                     if !shared.open.load(Ordering::SeqCst) {
                         continue; // dropped: the connection is refused
                     }
-                    let forward =
-                        tokio::spawn(forward(inbound, target.clone(), Arc::clone(&shared)));
+                    let silent = Arc::new(AtomicBool::new(false));
+                    let forward = tokio::spawn(forward(
+                        inbound,
+                        target.clone(),
+                        Arc::clone(&shared),
+                        Arc::clone(&silent),
+                    ));
                     let mut connections = shared.connections.lock().expect("not poisoned");
-                    connections.retain(|connection| !connection.is_finished());
-                    connections.push(forward.abort_handle());
+                    connections.retain(|(connection, _)| !connection.is_finished());
+                    connections.push((forward.abort_handle(), silent));
                 }
             }
         });
@@ -100,6 +107,14 @@ impl TcpProxy {
         *self.shared.trip_wire.lock().expect("not poisoned") = Some(bytes.to_vec());
     }
 
+    /// From now on forwards nothing of the connections open now, either way, and keeps them
+    /// open; new connections are forwarded.
+    pub fn silence(&self) {
+        for (_, silent) in self.shared.connections.lock().expect("not poisoned").iter() {
+            silent.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// How many times an armed trip wire has cut the proxy.
     pub fn tripped(&self) -> u32 {
         self.shared.tripped.load(Ordering::SeqCst)
@@ -107,8 +122,13 @@ impl TcpProxy {
 }
 
 /// Copies bytes both ways between a client and `target` until either side closes, checking what
-/// the client sends against the trip wire.
-async fn forward(inbound: tokio::net::TcpStream, target: String, shared: Arc<ProxyState>) {
+/// the client sends against the trip wire, and dropping what either sends once `silent`.
+async fn forward(
+    inbound: tokio::net::TcpStream,
+    target: String,
+    shared: Arc<ProxyState>,
+    silent: Arc<AtomicBool>,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
         return;
@@ -130,13 +150,26 @@ async fn forward(inbound: tokio::net::TcpStream, target: String, shared: Arc<Pro
                 return Ok(());
             }
             seen.drain(..seen.len().saturating_sub(MAX_TRIP_WIRE));
-            to_server.write_all(&buffer[..read]).await?;
+            if !silent.load(Ordering::SeqCst) {
+                to_server.write_all(&buffer[..read]).await?;
+            }
         }
     };
-    let downstream = tokio::io::copy(&mut from_server, &mut to_client);
+    let downstream = async {
+        let mut buffer = vec![0; 64 * 1024];
+        loop {
+            let read = from_server.read(&mut buffer).await?;
+            if read == 0 {
+                return Ok::<(), std::io::Error>(());
+            }
+            if !silent.load(Ordering::SeqCst) {
+                to_client.write_all(&buffer[..read]).await?;
+            }
+        }
+    };
     let _: std::io::Result<()> = tokio::select! {
         result = upstream => result,
-        result = downstream => result.map(drop),
+        result = downstream => result,
     };
 }
 
