@@ -32,7 +32,6 @@ use crate::{
     metrics::Metrics,
     playground,
     replicas::Replicas,
-    store::Reader,
     ws::Connections,
 };
 
@@ -106,7 +105,8 @@ impl AppState {
         Self {
             auth: Arc::new(auth),
             graphql: graphql::Service::new(
-                Reader::new(db.clone(), config.database_pooler == Pooler::Transaction),
+                db.clone(),
+                config.database_pooler == Pooler::Transaction,
                 config.limits(),
                 Arc::new(metrics.clone()),
                 Changes::new(hub.clone()),

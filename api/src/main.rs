@@ -144,6 +144,7 @@ async fn serve(config: &Config) -> Result<(), String> {
 }
 
 async fn migrate(config: &Config, action: MigrateAction) -> Result<(), String> {
+    db::check_pooler(config)?;
     let config = Config {
         no_migrate: true,
         ..config.direct()
@@ -165,6 +166,7 @@ async fn migrate(config: &Config, action: MigrateAction) -> Result<(), String> {
 }
 
 async fn run_seed(config: &Config) -> Result<(), String> {
+    db::check_pooler(config)?;
     let db = db::connect_and_migrate(&config.direct(), &Metrics::new()).await?;
     seed_demo_data(&db, "asked for").await
 }

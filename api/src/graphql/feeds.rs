@@ -23,6 +23,8 @@ use super::{
     ApiSchema, BatchObserver, Reply, batching::Standstill, limits, loaders::Loaders,
     subscription::Signals,
 };
+use sea_orm::DatabaseConnection;
+
 use crate::{live::Hub, store::Reader};
 
 /// Responses a feed keeps for its slowest client before that client falls behind.
@@ -69,7 +71,8 @@ struct Key {
 /// The open feeds of one instance.
 pub struct Feeds {
     hub: Hub,
-    db: Reader,
+    db: DatabaseConnection,
+    transaction_per_request: bool,
     batches: Arc<dyn BatchObserver>,
     open: Mutex<HashMap<Key, Weak<Feed>>>,
 }
@@ -108,11 +111,18 @@ impl Drop for Feed {
 }
 
 impl Feeds {
-    /// No feeds yet; changes come from `hub`, relations are read from `db`.
-    pub fn new(hub: Hub, db: Reader, batches: Arc<dyn BatchObserver>) -> Self {
+    /// No feeds yet; changes come from `hub`, relations are read from `db`, in a transaction
+    /// per event when `transaction_per_request`.
+    pub fn new(
+        hub: Hub,
+        db: DatabaseConnection,
+        transaction_per_request: bool,
+        batches: Arc<dyn BatchObserver>,
+    ) -> Self {
         Self {
             hub,
             db,
+            transaction_per_request,
             batches,
             open: Mutex::new(HashMap::new()),
         }
@@ -191,7 +201,7 @@ impl Feeds {
         let standstill = Standstill::new();
         // The feed's own: behind a transaction-mode pooler, each event reads in a transaction
         // that ends when its response is out.
-        let reader = self.db.fresh();
+        let reader = Reader::new(self.db.clone(), self.transaction_per_request);
         let request = request
             .data(reader.clone())
             .data(Loaders::new(&reader, &self.batches, &standstill))

@@ -74,23 +74,27 @@ pub struct Limits {
 #[derive(Clone)]
 pub struct Service {
     schema: ApiSchema,
-    /// The primary's pool, read as every request's statements are.
-    db: Reader,
+    /// The primary's pool.
+    db: DatabaseConnection,
+    /// Whether each request reads in a transaction of its own (see [`Reader`]).
+    transaction_per_request: bool,
     batches: Arc<dyn BatchObserver>,
     documents: Arc<Documents>,
     feeds: Arc<Feeds>,
 }
 
 impl Service {
-    /// The service over `db`, the primary's pool and how requests use it, refusing what `limits`
-    /// refuse; the loaders report the size of each batch to `batches`.
+    /// The service over `db`, the primary's pool, refusing what `limits` refuse; each request
+    /// reads in a transaction of its own when `transaction_per_request` (behind a
+    /// transaction-mode pooler). The loaders report the size of each batch to `batches`.
     ///
     /// Mutations announce their changes to `changes`; subscriptions read them from `hub`.
     ///
     /// It registers no extension: `lists` resolves lists a field at a time, without the
     /// per-field hooks an extension would expect.
     pub fn new(
-        db: Reader,
+        db: DatabaseConnection,
+        transaction_per_request: bool,
         limits: Limits,
         batches: Arc<dyn BatchObserver>,
         changes: Changes,
@@ -108,8 +112,14 @@ impl Service {
         };
         Self {
             schema,
-            feeds: Arc::new(Feeds::new(hub, db.clone(), Arc::clone(&batches))),
+            feeds: Arc::new(Feeds::new(
+                hub,
+                db.clone(),
+                transaction_per_request,
+                Arc::clone(&batches),
+            )),
             db,
+            transaction_per_request,
             batches,
             documents: Arc::new(Documents::new(limits.document_store_bytes)),
         }
@@ -127,7 +137,7 @@ impl Service {
 
     /// Executes a prepared request on the primary: [`Service::run_on`] its pool.
     pub async fn run(&self, prepared: Prepared) -> Reply {
-        self.run_on(prepared, &self.db.pool().clone()).await
+        self.run_on(prepared, &self.db.clone()).await
     }
 
     /// Executes a prepared request with every statement on `db` (the primary's pool, or a
@@ -142,7 +152,7 @@ impl Service {
             request = request.data(ListsAsJson);
         }
         let standstill = Standstill::new();
-        let reader = self.db.over(db.clone());
+        let reader = Reader::new(db.clone(), self.transaction_per_request);
         let request =
             request
                 .data(reader.clone())

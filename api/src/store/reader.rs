@@ -18,12 +18,20 @@ use sea_orm::{
 use tokio::sync::{RwLock, RwLockReadGuard};
 
 /// A request's way to the database: the pool, or the request's own transaction on it (see the
-/// module). Clones share the transaction.
+/// module). Clones share the transaction. For reads: a write takes a transaction of its own
+/// through [`TransactionTrait`], never the reading one.
 #[derive(Clone)]
 pub struct Reader {
     pool: DatabaseConnection,
     /// The request's transaction, when reads are pinned to one: none until the first read.
-    pinned: Option<Arc<RwLock<Option<DatabaseTransaction>>>>,
+    pinned: Option<Arc<RwLock<Pinned>>>,
+}
+
+/// The request's transaction, if open, and how many have been begun.
+#[derive(Default)]
+struct Pinned {
+    open: Option<DatabaseTransaction>,
+    begun: u64,
 }
 
 impl Reader {
@@ -31,25 +39,8 @@ impl Reader {
     pub fn new(pool: DatabaseConnection, per_transaction: bool) -> Self {
         Self {
             pool,
-            pinned: per_transaction.then(|| Arc::new(RwLock::new(None))),
+            pinned: per_transaction.then(Arc::default),
         }
-    }
-
-    /// A reader of its own (with a transaction of its own) on `pool`, used the same way.
-    #[must_use]
-    pub fn over(&self, pool: DatabaseConnection) -> Self {
-        Self::new(pool, self.pinned.is_some())
-    }
-
-    /// A reader of its own on the same pool, used the same way.
-    #[must_use]
-    pub fn fresh(&self) -> Self {
-        self.over(self.pool.clone())
-    }
-
-    /// The pool.
-    pub fn pool(&self) -> &DatabaseConnection {
-        &self.pool
     }
 
     /// Ends the request's transaction, if one is open, by committing it (it has only read): its
@@ -62,27 +53,51 @@ impl Reader {
         let Some(pinned) = &self.pinned else {
             return Ok(());
         };
-        let open = pinned.write().await.take();
+        let open = pinned.write().await.open.take();
         match open {
             Some(txn) => txn.commit().await,
             None => Ok(()),
         }
     }
 
-    /// The request's transaction, begun now if none is open.
+    /// The request's transaction, begun now if none is open, and its number.
     async fn transaction<'a>(
         &self,
-        pinned: &'a RwLock<Option<DatabaseTransaction>>,
-    ) -> Result<RwLockReadGuard<'a, DatabaseTransaction>, DbErr> {
-        if let Ok(open) = RwLockReadGuard::try_map(pinned.read().await, Option::as_ref) {
-            return Ok(open);
+        pinned: &'a RwLock<Pinned>,
+    ) -> Result<(RwLockReadGuard<'a, DatabaseTransaction>, u64), DbErr> {
+        let state = pinned.read().await;
+        let begun = state.begun;
+        if let Ok(open) = RwLockReadGuard::try_map(state, |state| state.open.as_ref()) {
+            return Ok((open, begun));
         }
         let mut state = pinned.write().await;
-        if state.is_none() {
-            *state = Some(self.pool.begin().await?);
+        if state.open.is_none() {
+            state.open = Some(self.pool.begin().await?);
+            state.begun += 1;
         }
-        RwLockReadGuard::try_map(state.downgrade(), Option::as_ref)
+        let begun = state.begun;
+        RwLockReadGuard::try_map(state.downgrade(), |state| state.open.as_ref())
+            .map(|open| (open, begun))
             .map_err(|_| DbErr::Custom("the request's transaction ended while it began".into()))
+    }
+
+    /// After a statement of transaction number `begun` failed: PostgreSQL refuses every later
+    /// statement of a transaction in which one failed, so it is rolled back, and the request's
+    /// next statement begins another (a failed field fails alone, as without a pooler).
+    async fn discard(&self, pinned: &RwLock<Pinned>, begun: u64) {
+        let failed = {
+            let mut state = pinned.write().await;
+            if state.begun == begun {
+                state.open.take()
+            } else {
+                None // already ended, and perhaps another begun
+            }
+        };
+        if let Some(txn) = failed
+            && let Err(err) = txn.rollback().await
+        {
+            tracing::debug!(error = %err, "rolling back a failed reading transaction failed");
+        }
     }
 }
 
@@ -95,8 +110,16 @@ macro_rules! on_reader {
                 $call
             }
             Some(pinned) => {
-                let $conn = &*$reader.transaction(pinned).await?;
-                $call
+                let (open, begun) = $reader.transaction(pinned).await?;
+                let result = {
+                    let $conn = &*open;
+                    $call
+                };
+                drop(open);
+                if result.is_err() {
+                    $reader.discard(pinned, begun).await;
+                }
+                result
             }
         }
     };

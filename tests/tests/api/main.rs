@@ -20,6 +20,7 @@ mod pagination;
 mod persisted;
 mod plans;
 mod queries;
+mod reader;
 mod schema;
 mod schema_docs;
 mod server;
