@@ -63,6 +63,8 @@ if configured; then
   echo "pgbouncer: running on port $port (transaction mode)"
   exit 0
 fi
+# Debian's own instance (/etc/pgbouncer/pgbouncer.ini, session mode) would hold the port.
+service pgbouncer stop >/dev/null 2>&1 || true
 pidfile=/var/run/postgresql/authors-api-pgbouncer.pid
 if [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null; then
   for _ in $(seq 1 50); do kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || break; sleep 0.1; done
