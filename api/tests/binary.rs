@@ -30,6 +30,9 @@ fn api() -> Command {
         "ANONYMOUS_READS",
         "ALLOW_OPEN_WRITES",
         "MUTATION_RATE_LIMIT",
+        "DATABASE_LISTEN_URL",
+        "DATABASE_POOLER",
+        "DATABASE_REPLICA_URLS",
     ] {
         command.env_remove(variable);
     }
@@ -306,6 +309,29 @@ fn print_schema_needs_no_database() {
 
     assert!(output.status.success());
     assert_eq!(sdl, checked_in);
+}
+
+/// Behind a transaction-mode pooler the migrations cannot pass it: `serve`, `migrate` and `seed`
+/// refuse with one line, before connecting, when there is no direct URL to run them on.
+#[test]
+fn a_transaction_pooler_without_a_direct_url_is_refused_by_every_command() {
+    for command in [&["serve"][..], &["migrate", "status"], &["seed"]] {
+        let refused = api()
+            .args(command)
+            // Nothing listens there: the refusal comes before any connection.
+            .env("DATABASE_URL", "postgres://app:s3cret@127.0.0.1:9/books")
+            .env("DATABASE_POOLER", "transaction")
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("DATABASE_POOLER=transaction needs DATABASE_LISTEN_URL"),
+            "{command:?}: {stderr}"
+        );
+        assert!(!stderr.contains("s3cret"), "{command:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{command:?}: {stderr}");
+    }
 }
 
 #[test]
