@@ -224,7 +224,7 @@ impl Metrics {
 
     /// SQL statements executed so far on `pool`.
     pub fn statements_executed_on(&self, pool: &str) -> u64 {
-        self.statements.with_label_values(&[pool]).get()
+        self.statements_of(pool).get()
     }
 
     /// The read replicas in and out of service now.

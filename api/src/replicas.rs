@@ -112,20 +112,15 @@ impl Replicas {
             }
             let mut options = db::pool_options(url, config);
             options.min_connections(0).connect_lazy(true);
-            let pool = format!("replica{}", members.len() + 1);
-            members.push((name, url, options, pool));
-        }
-        let mut connected = Vec::new();
-        for (name, url, options, pool) in members {
             let mut db = Database::connect(options).await.map_err(|err| {
                 format!(
                     "DATABASE_REPLICA_URLS: {name}: {}",
                     db::redact_in(&err.to_string(), url)
                 )
             })?;
-            let counter = metrics.statements_of(&pool);
+            let counter = metrics.statements_of(&format!("replica{}", members.len() + 1));
             db.set_metric_callback(move |_| counter.inc());
-            connected.push(Member {
+            members.push(Member {
                 name,
                 db,
                 check: check_pool(url)?,
@@ -133,7 +128,6 @@ impl Replicas {
                 not_a_replica: AtomicBool::new(false),
             });
         }
-        let members = connected;
         let primary_check = if members.is_empty() {
             None
         } else {

@@ -35,6 +35,32 @@ async fn write(app: &TestApp, query: &str) -> Value {
     response["data"].clone()
 }
 
+/// Creates a book titled `title` of `author` through `app`; returns its id.
+async fn create_book(app: &TestApp, author: i64, title: &str) -> String {
+    let created = write(
+        app,
+        &format!(
+            r#"mutation {{ createBook(input: {{authorId: "{author}", title: "{title}"}}) {{ id }} }}"#
+        ),
+    )
+    .await;
+    created["createBook"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Creates a book of `author` through `app`: `client`'s subscription `id` receives its
+/// `CREATED`, and nothing more.
+async fn a_created_book_arrives(app: &TestApp, client: &mut WsClient, id: &str, author: i64) {
+    let book = create_book(app, author, "Emma").await;
+    assert_eq!(
+        book_event(&client.next_payload(id).await),
+        ("CREATED".to_owned(), book)
+    );
+    assert_eq!(
+        client.receive_within(Duration::from_millis(300)).await,
+        None
+    );
+}
+
 async fn spawn(
     backend: Backend,
     configure: impl FnOnce(&mut Config),
@@ -239,14 +265,7 @@ async fn a_malformed_id_fails_that_subscription_only(backend: Backend) {
         .subscribe("good", BOOKS, json!({ "author": author.to_string() }))
         .await;
     app.subscriptions_open(1).await;
-    write(
-        &app,
-        &format!(
-            r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#
-        ),
-    )
-    .await;
-    assert_eq!(book_event(&client.next_payload("good").await).0, "CREATED");
+    a_created_book_arrives(&app, &mut client, "good", author).await;
 }
 
 /// Many clients of one subscription cost what one does: the change is resolved once per
@@ -406,25 +425,7 @@ mod listening {
             .subscribe("s", BOOKS, json!({ "author": author.to_string() }))
             .await;
         second.subscriptions_open(1).await;
-        let created = write(
-            &first,
-            &format!(
-                r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#
-            ),
-        )
-        .await;
-        let payload = client.next_payload("s").await;
-        assert_eq!(
-            book_event(&payload),
-            (
-                "CREATED".to_owned(),
-                created["createBook"]["id"].as_str().unwrap().to_owned()
-            )
-        );
-        assert_eq!(
-            client.receive_within(Duration::from_millis(300)).await,
-            None
-        );
+        a_created_book_arrives(&first, &mut client, "s", author).await;
     }
 
     /// On PostgreSQL: when the listening connection drops, the instance listens again, tells its
@@ -452,20 +453,7 @@ mod listening {
             "listening again, and subscribers told, {:?} after the drop",
             dropped.elapsed()
         );
-        let created = write(
-            &app,
-            &format!(
-                r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#
-            ),
-        )
-        .await;
-        assert_eq!(
-            book_event(&client.next_payload("s").await),
-            (
-                "CREATED".to_owned(),
-                created["createBook"]["id"].as_str().unwrap().to_owned()
-            )
-        );
+        a_created_book_arrives(&app, &mut client, "s", author).await;
         let metrics = app.metrics.render(&app.db);
         assert!(
             metrics.contains("live_listener_reconnects_total 1"),
@@ -511,11 +499,7 @@ mod listening {
         proxy.silence();
         let silenced = Instant::now();
         // Committed while nobody can hear: lost, which is what the subscribers are told.
-        write(
-            &app,
-            &format!(r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Lost"}}) {{ id }} }}"#),
-        )
-        .await;
+        create_book(&app, author, "Lost").await;
         let told = next_payload_within(&mut client, "s", Duration::from_secs(30)).await;
 
         assert_eq!(
@@ -526,18 +510,7 @@ mod listening {
         eprintln!("a silent listener found out and replaced {took:?} after the silence");
         // Its heartbeat is due every 10 s, with 5 s of grace.
         assert!(took >= Duration::from_secs(5), "{took:?}");
-        let created = write(
-            &app,
-            &format!(r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#),
-        )
-        .await;
-        assert_eq!(
-            book_event(&client.next_payload("s").await),
-            (
-                "CREATED".to_owned(),
-                created["createBook"]["id"].as_str().unwrap().to_owned()
-            )
-        );
+        a_created_book_arrives(&app, &mut client, "s", author).await;
     }
 
     /// On PostgreSQL: subscribers who joined while the instance could not LISTEN yet (its
@@ -563,22 +536,7 @@ mod listening {
             "{told}"
         );
         assert_eq!(ready(&app).await, axum::http::StatusCode::OK);
-        let created = write(
-            &app,
-            &format!(r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#),
-        )
-        .await;
-        assert_eq!(
-            book_event(&client.next_payload("s").await),
-            (
-                "CREATED".to_owned(),
-                created["createBook"]["id"].as_str().unwrap().to_owned()
-            )
-        );
-        assert_eq!(
-            client.receive_within(Duration::from_millis(300)).await,
-            None
-        );
+        a_created_book_arrives(&app, &mut client, "s", author).await;
     }
 
     /// On PostgreSQL: a query over the socket that outlasts `REQUEST_TIMEOUT_SECS` (its
@@ -804,7 +762,7 @@ mod protocol {
             other => panic!("expected 503, got {:?}", other.map(|_| ())),
         }
         // The first client's subscriptions still work.
-        write(&app, &format!(r#"mutation {{ createBook(input: {{authorId: "{author}", title: "Emma"}}) {{ id }} }}"#)).await;
+        create_book(&app, author, "Emma").await;
         let mut ids = vec![];
         for _ in 0..2 {
             match client.receive().await {
